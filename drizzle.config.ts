@@ -1,0 +1,25 @@
+/**
+ * drizzle-kit configuration for both table sets. Select the target with
+ * DB_TARGET: `room` (default; Durable Object SQLite → drizzle/) or `replica`
+ * (D1 → migrations/). `npm run db:generate` runs both.
+ * DRIZZLE_OUT overrides the output folder (used by the staleness test).
+ */
+import { defineConfig } from "drizzle-kit";
+
+const target = process.env["DB_TARGET"] ?? "room";
+if (target !== "room" && target !== "replica") {
+  throw new Error(`DB_TARGET must be "room" or "replica", got "${target}"`);
+}
+
+export default target === "room"
+  ? defineConfig({
+      dialect: "sqlite",
+      driver: "durable-sqlite",
+      schema: "./schema/room.ts",
+      out: process.env["DRIZZLE_OUT"] ?? "./drizzle",
+    })
+  : defineConfig({
+      dialect: "sqlite",
+      schema: "./schema/replica.ts",
+      out: process.env["DRIZZLE_OUT"] ?? "./migrations",
+    });

@@ -1,0 +1,18 @@
+CREATE TABLE `tasks` (
+	`room_id` text NOT NULL,
+	`id` integer NOT NULL,
+	`title` text NOT NULL,
+	`description` text DEFAULT '' NOT NULL,
+	`status` text DEFAULT 'pending' NOT NULL,
+	`priority` integer DEFAULT 0 NOT NULL,
+	`assignee` text,
+	`position` integer DEFAULT 0 NOT NULL,
+	`created_by` text NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	`completed_at` integer,
+	PRIMARY KEY(`room_id`, `id`)
+);
+--> statement-breakpoint
+CREATE INDEX `tasks_status_idx` ON `tasks` (`room_id`,`status`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_updated_idx` ON `tasks` (`room_id`,`updated_at`,`id`);

@@ -1,0 +1,6 @@
+/** Public schema barrel: table definitions and row types shared by server and client. */
+export { TASK_PRIORITIES, TASK_STATUSES, type TaskStatus } from "./tasks";
+import type { tasks } from "./room";
+
+/** A task row as stored in a room. */
+export type Task = typeof tasks.$inferSelect;

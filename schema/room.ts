@@ -1,0 +1,7 @@
+/**
+ * The room's tables (Durable Object SQLite). drizzle-kit reads this file
+ * (DB_TARGET=room) and writes migrations to drizzle/.
+ */
+import { tasks as tasksTables } from "./tasks";
+
+export const tasks = tasksTables.room;

@@ -1,0 +1,63 @@
+/**
+ * Authenticates an HTTP or WebSocket-upgrade request for a room, in the
+ * Worker, before any Durable Object is touched. Fails closed when no key is
+ * configured.
+ */
+import { jsonError } from "../lib/json-response";
+import type { RoomName } from "../lib/room-name";
+import { loadAuthConfig, type AuthConfigResult, type AuthEnv } from "./config";
+import type { Identity } from "./identity";
+import { verifyRoomToken } from "./tokens";
+
+const configs = new WeakMap<object, Promise<AuthConfigResult>>();
+
+/** The auth settings of this environment, read once per isolate. */
+export function authConfig(env: Env): Promise<AuthConfigResult> {
+  let config = configs.get(env);
+  if (!config) configs.set(env, (config = loadAuthConfig(readAuthEnv(env))));
+  return config;
+}
+
+/** Picks the auth settings out of the Worker's environment. */
+export function readAuthEnv(env: Env): AuthEnv {
+  const source = env as unknown as Record<string, unknown>;
+  const settings: AuthEnv = {};
+  for (const key of [
+    "AUTH_SECRET",
+    "AUTH_PUBLIC_KEY",
+    "AUTH_PUBLIC_KEY_ALG",
+    "AUTH_JWKS_URL",
+    "AUTH_JWKS",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "DEV_TOKENS",
+  ] as const) {
+    const value = source[key];
+    if (typeof value === "string" && value.length > 0) settings[key] = value;
+  }
+  return settings;
+}
+
+/** The bearer token of a request: `Authorization: Bearer …`, or `?token=` when allowed (WebSockets). */
+export function tokenOf(request: Request, url: URL, allowQuery: boolean): string | null {
+  const header = request.headers.get("authorization");
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match ? match[1]! : "";
+  }
+  return allowQuery ? url.searchParams.get("token") : null;
+}
+
+export type RequestAuth = { ok: true; identity: Identity } | { ok: false; response: Response };
+
+/** Verifies the request's token for `room`: 503 unconfigured, 401 bad token, 403 wrong room. */
+export async function authenticate(request: Request, url: URL, env: Env, room: RoomName, allowQuery: boolean): Promise<RequestAuth> {
+  const config = await authConfig(env);
+  if (!config.ok) return { ok: false, response: jsonError(503, config.code, config.message) };
+  const check = await verifyRoomToken(tokenOf(request, url, allowQuery), config.config, room);
+  if (!check.ok) {
+    const headers: HeadersInit | undefined = check.status === 401 ? { "www-authenticate": 'Bearer realm="nanotypedb"' } : undefined;
+    return { ok: false, response: jsonError(check.status, check.code, check.message, headers) };
+  }
+  return { ok: true, identity: check.identity };
+}

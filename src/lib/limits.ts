@@ -1,0 +1,38 @@
+/**
+ * Every limit the product enforces, with its unit and the reason for it.
+ * Public: the README's limits table lists these.
+ */
+
+/** Longest room name, in characters. Room names are Durable Object names and URL segments. */
+export const MAX_ROOM_NAME_CHARS = 128;
+
+/** Largest WebSocket text frame the room parses (1 MiB). Larger frames close the socket with CLOSE_CODES.frameTooLarge. */
+export const MAX_FRAME_BYTES = 1_048_576;
+
+/** Most requests in one batched frame; keeps one event's commit and CPU bounded. */
+export const MAX_BATCH_SIZE = 100;
+
+/** Most concurrent subscriptions per socket; each holds memory in the room. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
+
+/** Largest `connectionParams` payload (serialized), in bytes; it lives in the 16 KiB socket attachment. */
+export const MAX_CONNECTION_PARAMS_BYTES = 2_048;
+
+/** Longest task title, in characters. */
+export const MAX_TASK_TITLE_CHARS = 500;
+
+/** Longest task description, in characters. */
+export const MAX_TASK_DESCRIPTION_CHARS = 10_000;
+
+/** Longest user id (`sub`) or display name carried in a token, in characters. */
+export const MAX_USER_ID_CHARS = 128;
+
+/** Default and largest page size of list procedures. */
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+/** Longest accepted token (bytes); anything longer is rejected before verification. */
+export const MAX_TOKEN_CHARS = 8_192;
+
+/** Longest lifetime of a token minted by the development route or `npm run token`. */
+export const MAX_DEV_TOKEN_TTL_SECONDS = 7 * 24 * 3600;

@@ -1,0 +1,44 @@
+/**
+ * The one owner of a socket attachment's shape: who the socket is, which room,
+ * and its connectionParams. It survives hibernation (≤ 16 KiB, kept tiny).
+ * Parsed once per socket per wake; the parsed copy is cached in memory.
+ */
+import { z } from "zod";
+import { identitySchema } from "../auth/identity";
+
+/** Bumped when the shape changes; sockets with an older shape are asked to reconnect. */
+export const ATTACHMENT_VERSION = 1;
+
+/** Serialized attachments above this are refused; the platform caps them at 16,384 bytes. */
+const MAX_ATTACHMENT_BYTES = 16_000;
+
+const attachmentSchema = z.object({
+  v: z.literal(ATTACHMENT_VERSION),
+  room: z.string(),
+  identity: identitySchema,
+  connectionParams: z.record(z.string(), z.string()).nullable(),
+  awaitingConnectionParams: z.boolean(),
+  connectedAt: z.number(),
+});
+
+export type Attachment = z.infer<typeof attachmentSchema>;
+
+const cache = new WeakMap<WebSocket, Attachment>();
+
+/** The socket's attachment, or null when it is missing or from an older release. */
+export function readAttachment(ws: WebSocket): Attachment | null {
+  const cached = cache.get(ws);
+  if (cached) return cached;
+  const parsed = attachmentSchema.safeParse(ws.deserializeAttachment());
+  if (!parsed.success) return null;
+  cache.set(ws, parsed.data);
+  return parsed.data;
+}
+
+export function writeAttachment(ws: WebSocket, attachment: Attachment): void {
+  if (JSON.stringify(attachment).length > MAX_ATTACHMENT_BYTES) {
+    throw new Error(`socket attachment exceeds ${MAX_ATTACHMENT_BYTES} bytes`);
+  }
+  ws.serializeAttachment(attachment);
+  cache.set(ws, attachment);
+}

@@ -1,0 +1,39 @@
+/**
+ * The internal request by which the Worker hands a verified WebSocket upgrade
+ * to a room. Only code holding the ROOMS binding can send it, and the Worker
+ * builds it from scratch (no client header is forwarded), so the room trusts it.
+ */
+import { z } from "zod";
+import { identitySchema, type Identity } from "../auth/identity";
+import type { RoomName } from "../lib/room-name";
+
+const SESSION_HEADER = "x-nanotype-session";
+
+const connectSchema = z.object({
+  room: z.string(),
+  identity: identitySchema,
+  /** The client will send a connectionParams frame first (`?connectionParams=1`). */
+  connectionParams: z.boolean(),
+});
+
+export type ConnectRequest = z.infer<typeof connectSchema>;
+
+/** Builds the upgrade request the Worker sends to the room's stub. */
+export function connectRequest(room: RoomName, identity: Identity, connectionParams: boolean): Request {
+  const body: ConnectRequest = { room, identity, connectionParams };
+  return new Request("https://room.internal/connect", {
+    headers: { upgrade: "websocket", [SESSION_HEADER]: JSON.stringify(body) },
+  });
+}
+
+/** Parses the Worker's upgrade request inside the room; null when it is not one. */
+export function parseConnectRequest(request: Request): ConnectRequest | null {
+  const header = request.headers.get(SESSION_HEADER);
+  if (!header || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return null;
+  try {
+    const parsed = connectSchema.safeParse(JSON.parse(header));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * tRPC initialisation shared by every router slice: the context type, the
+ * superjson transformer (Dates survive), the error shape (validation issues
+ * with field paths, no stacks) and the role-checked procedure builders.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError } from "zod";
+import { hasRole, type Role } from "../auth/identity";
+import type { RoomContext } from "./context";
+
+/** Procedure metadata. Every procedure declares the least role that may call it. */
+export interface ProcedureMeta {
+  role: Role;
+}
+
+/** One validation problem, as sent in `error.data.issues`. */
+export interface ValidationIssue {
+  /** Dotted path of the offending field, e.g. "title". */
+  path: string;
+  message: string;
+  code: string;
+}
+
+const t = initTRPC
+  .context<RoomContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: superjson,
+    isDev: false,
+    errorFormatter({ shape, error }) {
+      const issues: ValidationIssue[] | null =
+        error.cause instanceof ZodError
+          ? error.cause.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message, code: issue.code }))
+          : null;
+      return { ...shape, data: { ...shape.data, issues } };
+    },
+  });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/**
+ * Fails closed: a procedure without a declared role cannot be called, a caller
+ * below the role gets FORBIDDEN, an expired credential gets UNAUTHORIZED.
+ */
+const enforceRole = t.middleware(({ ctx, meta, path, next }) => {
+  const minimum = meta?.role;
+  if (!minimum) {
+    throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `procedure "${path}" declares no role` });
+  }
+  if (ctx.identity.expiresAt <= Date.now()) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "your token has expired; reconnect with a fresh token" });
+  }
+  if (!hasRole(ctx.identity.role, minimum)) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `"${path}" requires the ${minimum} role; your token grants ${ctx.identity.role}`,
+    });
+  }
+  return next();
+});
+
+const checked = t.procedure.use(enforceRole);
+
+/** Queries and subscriptions: any role. */
+export const readerProcedure = checked.meta({ role: "reader" });
+/** Mutations of app data: writer or admin. */
+export const writerProcedure = checked.meta({ role: "writer" });
+/** Administration: admin only. */
+export const adminProcedure = checked.meta({ role: "admin" });

@@ -1,0 +1,109 @@
+/**
+ * Task rows in the room's SQLite, through Drizzle. Used by the tasks router;
+ * receives the database and a change listener from the room.
+ */
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { EventEmitter } from "node:events";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import type { Task } from "../../schema";
+import { tasks } from "../../schema/room";
+import type { CreateTaskInput, ListTasksInput, UpdateTaskInput } from "./task-inputs";
+
+/** A change to a task, as published to `tasks.onChange` subscribers. */
+export type TaskChange =
+  | { op: "insert" | "update"; id: number; task: Task }
+  | { op: "delete"; id: number; task: null };
+
+/** Event name under which `TaskStore.events` emits each TaskChange. */
+export const TASK_CHANGE_EVENT = "change";
+
+export interface TaskPage {
+  items: Task[];
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  nextCursor: number | null;
+}
+
+export class TaskStore {
+  /** Emits TASK_CHANGE_EVENT with a TaskChange after every write. */
+  readonly events = new EventEmitter().setMaxListeners(0);
+
+  constructor(
+    private readonly db: DrizzleSqliteDODatabase<Record<string, never>>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private onChange(change: TaskChange): void {
+    this.events.emit(TASK_CHANGE_EVENT, change);
+  }
+
+  create(input: CreateTaskInput, createdBy: string): Task {
+    const at = this.now();
+    const status = input.status ?? "pending";
+    const task = this.db
+      .insert(tasks)
+      .values({
+        title: input.title,
+        description: input.description ?? "",
+        status,
+        priority: input.priority ?? 0,
+        assignee: input.assignee ?? null,
+        position: input.position ?? 0,
+        created_by: createdBy,
+        created_at: at,
+        updated_at: at,
+        completed_at: status === "completed" ? at : null,
+      })
+      .returning()
+      .get();
+    this.onChange({ op: "insert", id: task.id, task });
+    return task;
+  }
+
+  get(id: number): Task | undefined {
+    return this.db.select().from(tasks).where(eq(tasks.id, id)).get();
+  }
+
+  list(input: ListTasksInput): TaskPage {
+    const filters: SQL[] = [];
+    if (input.status) filters.push(eq(tasks.status, input.status));
+    if (input.cursor != null) filters.push(gt(tasks.id, input.cursor));
+    const rows = this.db
+      .select()
+      .from(tasks)
+      .where(and(...filters))
+      .orderBy(asc(tasks.id))
+      .limit(input.limit + 1)
+      .all();
+    const more = rows.length > input.limit;
+    const items = more ? rows.slice(0, input.limit) : rows;
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+  }
+
+  /** Applies the given fields; returns undefined when the task does not exist. */
+  update(input: UpdateTaskInput): Task | undefined {
+    const { id, ...fields } = input;
+    const at = this.now();
+    const changes: Partial<typeof tasks.$inferInsert> = { updated_at: at };
+    if (fields.title !== undefined) changes.title = fields.title;
+    if (fields.description !== undefined) changes.description = fields.description;
+    if (fields.priority !== undefined) changes.priority = fields.priority;
+    if (fields.assignee !== undefined) changes.assignee = fields.assignee;
+    if (fields.position !== undefined) changes.position = fields.position;
+    if (fields.status !== undefined) {
+      const current = this.get(id);
+      if (!current) return undefined;
+      changes.status = fields.status;
+      if (fields.status !== current.status) changes.completed_at = fields.status === "completed" ? at : null;
+    }
+    const task = this.db.update(tasks).set(changes).where(eq(tasks.id, id)).returning().get();
+    if (task) this.onChange({ op: "update", id, task });
+    return task;
+  }
+
+  /** Deletes the task; returns false when it did not exist. */
+  delete(id: number): boolean {
+    const deleted = this.db.delete(tasks).where(eq(tasks.id, id)).returning({ id: tasks.id }).get();
+    if (deleted) this.onChange({ op: "delete", id, task: null });
+    return deleted !== undefined;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Two test projects: `workers` runs inside workerd (the real runtime: Durable
+ * Objects, SQLite, D1, WebSockets); `node` checks the repository itself
+ * (generated migrations, configuration, docs).
+ */
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** The HS256 secret of the test environment; tests sign tokens with env.AUTH_SECRET. */
+const TEST_AUTH_SECRET = "test-secret-for-vitest-only-0123456789abcdef";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { AUTH_SECRET: TEST_AUTH_SECRET, TEST_MIGRATIONS: migrations },
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/workers/**/*.test.ts"],
+            setupFiles: ["./test/workers/setup.ts"],
+            testTimeout: 20_000,
+          },
+        },
+        {
+          test: {
+            name: "node",
+            include: ["test/node/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 60_000,
+          },
+        },
+      ],
+    },
+  };
+});
