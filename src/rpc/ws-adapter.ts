@@ -52,6 +52,14 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   const config = router._def._config;
   const live = new WeakMap<WebSocket, Subscriptions>();
   const encoder = new TextEncoder();
+  // A hand-written frame may omit `input` for procedures that take none.
+  const transformer = {
+    ...config.transformer,
+    input: {
+      serialize: config.transformer.input.serialize,
+      deserialize: (value: unknown) => (value === undefined ? undefined : config.transformer.input.deserialize(value)),
+    },
+  };
 
   function send(ws: WebSocket, message: TRPCResponseMessage | { id: null; method: "reconnect" }): void {
     try {
@@ -94,7 +102,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   ): Promise<void> {
     let message;
     try {
-      message = parseTRPCMessage(raw, config.transformer);
+      message = parseTRPCMessage(raw, transformer);
     } catch (cause) {
       sendError(ws, idOf(raw), new TRPCError({ code: "BAD_REQUEST", message: `malformed request: ${messageOf(cause)}` }));
       return;

@@ -4,6 +4,7 @@
  * the stock tRPC wsClient accepts; `RawSocket` is for protocol-level tests.
  */
 import { SELF } from "cloudflare:test";
+import superjson, { type SuperJSONResult } from "superjson";
 
 /** A WebSocket class (constructor(url)) that the stock `createWSClient` can use inside workerd. */
 export class WorkerWebSocket extends EventTarget {
@@ -57,16 +58,30 @@ export class WorkerWebSocket extends EventTarget {
   }
 }
 
-/** A raw socket that records every frame and close, for protocol-level tests. */
+/** Decodes the superjson payloads of a tRPC response frame, so tests read plain values. */
+function decode(text: string): unknown {
+  const frame = JSON.parse(text) as Record<string, unknown>;
+  if (frame["error"]) frame["error"] = superjson.deserialize(frame["error"] as SuperJSONResult);
+  const result = frame["result"] as Record<string, unknown> | undefined;
+  if (result && "data" in result) result["data"] = superjson.deserialize(result["data"] as SuperJSONResult);
+  return frame;
+}
+
+/**
+ * A raw socket that records every frame and close, for protocol-level tests.
+ * `frames` holds decoded frames ("PONG" stays a string); `raw` the text as sent.
+ */
 export class RawSocket {
   readonly frames: unknown[] = [];
+  readonly raw: unknown[] = [];
   closed: { code: number; reason: string } | null = null;
   #waiters: (() => void)[] = [];
 
   private constructor(readonly socket: WebSocket) {
     socket.addEventListener("message", (event) => {
       const data = event.data;
-      this.frames.push(typeof data === "string" && data !== "PONG" ? JSON.parse(data) : data);
+      this.raw.push(data);
+      this.frames.push(typeof data === "string" && data !== "PONG" ? decode(data) : data);
       this.#wake();
     });
     socket.addEventListener("close", (event) => {

@@ -1,0 +1,156 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { MAX_FRAME_BYTES } from "../../src/lib/limits";
+import { CLOSE_CODES } from "../../src/protocol/close-codes";
+import { tokenFor, uniqueRoom } from "../helpers/clients";
+import { RawSocket } from "../helpers/worker-socket";
+
+const sockets: RawSocket[] = [];
+afterEach(() => {
+  for (const socket of sockets.splice(0)) if (!socket.closed) socket.close();
+});
+
+async function open(room: string, query = ""): Promise<RawSocket> {
+  const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room)}${query}`);
+  sockets.push(socket);
+  return socket;
+}
+
+const create = (id: number | string, title: string) => ({
+  id,
+  method: "mutation",
+  params: { path: "tasks.create", input: { json: { title } } },
+});
+
+type ErrorFrame = { id: number | string | null; error: { code: number; message: string; data: { code: string } } };
+
+describe("the tRPC WebSocket protocol in a room", () => {
+  it("answers a hand-written frame in the tRPC wire format", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send(create(1, "raw"));
+    await socket.waitForFrames(1);
+    const frame = JSON.parse(socket.raw[0] as string) as unknown;
+    expect(frame).toMatchObject({ id: 1, result: { type: "data", data: { json: { title: "raw" }, meta: { values: { created_at: ["Date"] } } } } });
+  });
+
+  it("answers every request of a batched frame", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send([create(1, "a"), create(2, "b"), create(3, "c")]);
+    const frames = (await socket.waitForFrames(3)) as { id: number }[];
+    expect(frames.map((frame) => frame.id).sort()).toEqual([1, 2, 3]);
+  });
+
+  it.each([
+    ["not JSON", "{nope", null, "PARSE_ERROR"],
+    ["an unknown method", { id: 7, method: "explode", params: {} }, 7, "BAD_REQUEST"],
+    ["an unknown path", { id: 8, method: "query", params: { path: "tasks.nope", input: { json: {} } } }, 8, "NOT_FOUND"],
+    ["wrong input types", { id: 9, method: "mutation", params: { path: "tasks.create", input: { json: { title: 42 } } } }, 9, "BAD_REQUEST"],
+    ["a missing id", { method: "query", params: { path: "tasks.list" } }, null, "BAD_REQUEST"],
+    ["an empty batch", [], null, "BAD_REQUEST"],
+    ["a query on a mutation", { id: 10, method: "query", params: { path: "tasks.create", input: { json: { title: "x" } } } }, 10, "NOT_FOUND"],
+  ])("answers %s with an error frame and keeps the socket usable", async (_case, frame, id, code) => {
+    const socket = await open(uniqueRoom());
+    socket.send(frame);
+    const [error] = (await socket.waitForFrames(1)) as [ErrorFrame];
+    expect(error.id).toBe(id);
+    expect(error.error.data.code).toBe(code);
+    expect(error.error.message.length).toBeGreaterThan(0);
+
+    socket.send(create(100, "still works"));
+    const [, ok] = (await socket.waitForFrames(2)) as [unknown, { id: number; result: unknown }];
+    expect(ok).toMatchObject({ id: 100, result: { type: "data" } });
+    expect(socket.closed).toBeNull();
+  });
+
+  it("refuses binary frames with an error frame", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send(new TextEncoder().encode(JSON.stringify(create(1, "bin"))).buffer);
+    const [error] = (await socket.waitForFrames(1)) as [ErrorFrame];
+    expect(error).toMatchObject({ id: null, error: { data: { code: "UNSUPPORTED_MEDIA_TYPE" } } });
+    expect(socket.closed).toBeNull();
+  });
+
+  it("answers each request of an oversized batch with an error", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send(Array.from({ length: 101 }, (_, index) => create(index, "x")));
+    const frames = (await socket.waitForFrames(101)) as ErrorFrame[];
+    expect(new Set(frames.map((frame) => frame.error.data.code))).toEqual(new Set(["BAD_REQUEST"]));
+  });
+
+  it("rejects a duplicate subscription id and keeps the first one", async () => {
+    const socket = await open(uniqueRoom());
+    const subscribe = { id: "s1", method: "subscription", params: { path: "tasks.onChange" } };
+    socket.send(subscribe);
+    await socket.waitForFrames(1);
+    socket.send(subscribe);
+    const [started, duplicate] = (await socket.waitForFrames(2)) as [unknown, ErrorFrame];
+    expect(started).toEqual({ id: "s1", result: { type: "started" } });
+    expect(duplicate).toMatchObject({ id: "s1", error: { data: { code: "BAD_REQUEST" } } });
+    expect(duplicate.error.message).toContain("duplicate subscription id");
+
+    socket.send(create(2, "seen by s1"));
+    const frames = await socket.waitForFrames(4);
+    expect(frames).toContainEqual(expect.objectContaining({ id: "s1", result: expect.objectContaining({ type: "data" }) }));
+
+    socket.send({ id: "s1", method: "subscription.stop" });
+    const [stopped] = (await socket.waitForFrames(5)).slice(4);
+    expect(stopped).toEqual({ id: "s1", result: { type: "stopped" } });
+  });
+
+  it("closes the socket with 1009 on a frame over the size limit, and other sockets are untouched", async () => {
+    const room = uniqueRoom();
+    const bystander = await open(room);
+    const socket = await open(room);
+    socket.send(create(1, "before"));
+    await socket.waitForFrames(1);
+
+    socket.send(JSON.stringify(create(2, "x".repeat(MAX_FRAME_BYTES))));
+    expect(await socket.waitForClose()).toMatchObject({ code: CLOSE_CODES.frameTooLarge });
+
+    bystander.send({ id: 1, method: "query", params: { path: "tasks.list", input: { json: {} } } });
+    const [list] = (await bystander.waitForFrames(1)) as [{ result: { data: { items: { title: string }[] } } }];
+    expect(list.result.data.items.map((task) => task.title)).toEqual(["before"]);
+  });
+
+  it("stores connectionParams sent as the first frame without changing identity", async () => {
+    const room = uniqueRoom();
+    const socket = await open(room, "&connectionParams=1");
+    socket.send({ method: "connectionParams", data: { client: "test-suite", role: "admin" } });
+    socket.send({ id: 1, method: "query", params: { path: "session.whoami" } });
+    const [whoami] = await socket.waitForFrames(1);
+    expect(whoami).toMatchObject({ id: 1, result: { data: { sub: "alice", role: "writer" } } });
+    const stub = env.ROOMS.get(env.ROOMS.idFromName(room));
+    const params = await runInDurableObject(stub, (_instance, state) =>
+      state.getWebSockets().map((ws) => (ws.deserializeAttachment() as { connectionParams: unknown }).connectionParams),
+    );
+    expect(params).toEqual([{ client: "test-suite", role: "admin" }]);
+  });
+
+  it("rejects connectionParams that are not flat strings", async () => {
+    const socket = await open(uniqueRoom(), "&connectionParams=1");
+    socket.send({ method: "connectionParams", data: { nested: { no: true } } });
+    const [error] = (await socket.waitForFrames(1)) as [ErrorFrame];
+    expect(error).toMatchObject({ id: null, error: { data: { code: "BAD_REQUEST" } } });
+  });
+
+  it("tells a socket with an unreadable session to reconnect", async () => {
+    const room = uniqueRoom();
+    const socket = await open(room);
+    const stub = env.ROOMS.get(env.ROOMS.idFromName(room));
+    await runInDurableObject(stub, (_instance, state) => {
+      for (const ws of state.getWebSockets()) ws.serializeAttachment({ v: 0 });
+    });
+    // The in-memory copy is per socket object; a fresh wake reads the attachment again.
+    await import("cloudflare:test").then(({ evictDurableObject }) => evictDurableObject(stub, { webSockets: "hibernate" }));
+    socket.send(create(1, "after"));
+    const [notice] = await socket.waitForFrames(1);
+    expect(notice).toEqual({ id: null, method: "reconnect" });
+    expect(await socket.waitForClose()).toMatchObject({ code: CLOSE_CODES.sessionInvalid });
+  });
+
+  it("answers keep-alive pings without running the room", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send("PING");
+    expect(await socket.waitForFrames(1)).toEqual(["PONG"]);
+  });
+});
