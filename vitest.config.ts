@@ -19,7 +19,9 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { AUTH_SECRET: TEST_AUTH_SECRET, TEST_MIGRATIONS: migrations },
+                // Override anything a local .dev.vars provides, so tests see the
+                // deployable configuration plus a test secret.
+                bindings: { AUTH_SECRET: TEST_AUTH_SECRET, DEV_TOKENS: "false", TEST_MIGRATIONS: migrations },
               },
             }),
           ],
