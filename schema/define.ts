@@ -3,14 +3,7 @@
  * into the room's table (integer `id` primary key) and its D1 replica twin
  * (`room_id` first in the primary key and in every index). Used by schema/*.ts.
  */
-import {
-  index,
-  integer,
-  primaryKey,
-  sqliteTable,
-  text,
-  type SQLiteColumnBuilderBase,
-} from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, type SQLiteColumnBuilderBase } from "drizzle-orm/sqlite-core";
 
 /** An index on a replicated table, named without the table prefix. */
 export interface IndexSpec<TKey extends string> {
@@ -29,10 +22,11 @@ export interface IndexSpec<TKey extends string> {
  * tasks.room;    // sqliteTable "tasks" (id INTEGER PRIMARY KEY AUTOINCREMENT, title)
  * tasks.replica; // sqliteTable "tasks" (room_id, id, title), PRIMARY KEY (room_id, id)
  */
-export function replicatedTable<
-  TName extends string,
-  TColumns extends Record<string, SQLiteColumnBuilderBase>,
->(name: TName, columns: () => TColumns, indexes: readonly IndexSpec<Extract<keyof TColumns, string> | "id">[] = []) {
+export function replicatedTable<TName extends string, TColumns extends Record<string, SQLiteColumnBuilderBase>>(
+  name: TName,
+  columns: () => TColumns,
+  indexes: readonly IndexSpec<Extract<keyof TColumns, string> | "id">[] = [],
+) {
   // AUTOINCREMENT: ids are never reused after a delete, so a change feed or a
   // client cache never confuses a new row with a deleted one.
   const room = sqliteTable(name, { id: integer("id").primaryKey({ autoIncrement: true }), ...columns() }, (t) =>
@@ -41,13 +35,9 @@ export function replicatedTable<
       return index(`${name}_${spec.name}_idx`).on(first!, ...rest);
     }),
   );
-  const replica = sqliteTable(
-    name,
-    { room_id: text("room_id").notNull(), id: integer("id").notNull(), ...columns() },
-    (t) => [
-      primaryKey({ columns: [t.room_id, t.id] }),
-      ...indexes.map((spec) => index(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column]))),
-    ],
-  );
+  const replica = sqliteTable(name, { room_id: text("room_id").notNull(), id: integer("id").notNull(), ...columns() }, (t) => [
+    primaryKey({ columns: [t.room_id, t.id] }),
+    ...indexes.map((spec) => index(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column]))),
+  ]);
   return { room, replica } as const;
 }

@@ -28,8 +28,7 @@ export interface AuthEnv {
 export const MIN_SECRET_CHARS = 32;
 
 export type VerificationKey =
-  | { kind: "secret"; algorithms: ["HS256"]; key: Uint8Array }
-  | { kind: "public"; algorithms: string[]; key: CryptoKey | JWTVerifyGetKey };
+  { kind: "secret"; algorithms: ["HS256"]; key: Uint8Array } | { kind: "public"; algorithms: string[]; key: CryptoKey | JWTVerifyGetKey };
 
 export interface AuthConfig {
   keys: VerificationKey[];
@@ -75,7 +74,11 @@ export async function loadAuthConfig(env: AuthEnv): Promise<AuthConfigResult> {
   }
   return {
     ok: true,
-    config: { keys, ...(env.AUTH_ISSUER ? { issuer: env.AUTH_ISSUER } : {}), ...(env.AUTH_AUDIENCE ? { audience: env.AUTH_AUDIENCE } : {}) },
+    config: {
+      keys,
+      ...(env.AUTH_ISSUER ? { issuer: env.AUTH_ISSUER } : {}),
+      ...(env.AUTH_AUDIENCE ? { audience: env.AUTH_AUDIENCE } : {}),
+    },
   };
 }
 

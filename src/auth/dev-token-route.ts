@@ -12,7 +12,10 @@ import { signRoomToken } from "./tokens";
 
 const grantSchema = z.strictObject({
   sub: z.string().min(1).max(MAX_USER_ID_CHARS),
-  room: z.string().min(1).max(MAX_ROOM_NAME_CHARS + 2),
+  room: z
+    .string()
+    .min(1)
+    .max(MAX_ROOM_NAME_CHARS + 2),
   role: z.enum(ROLES),
   name: z.string().min(1).max(MAX_USER_ID_CHARS).optional(),
   ttlSeconds: z.number().int().min(1).max(MAX_DEV_TOKEN_TTL_SECONDS).default(3600),

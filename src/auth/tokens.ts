@@ -12,15 +12,17 @@ import { roomMatches } from "./room-pattern";
 
 const claimsSchema = z.object({
   sub: z.string().min(1).max(MAX_USER_ID_CHARS),
-  room: z.string().min(1).max(MAX_ROOM_NAME_CHARS + 2),
+  room: z
+    .string()
+    .min(1)
+    .max(MAX_ROOM_NAME_CHARS + 2),
   role: z.enum(ROLES),
   exp: z.number(),
   name: z.string().max(MAX_USER_ID_CHARS).optional(),
 });
 
 export type TokenCheck =
-  | { ok: true; identity: Identity }
-  | { ok: false; status: 401 | 403; code: "UNAUTHORIZED" | "FORBIDDEN"; message: string };
+  { ok: true; identity: Identity } | { ok: false; status: 401 | 403; code: "UNAUTHORIZED" | "FORBIDDEN"; message: string };
 
 /**
  * Verifies `token` and checks that it grants `room`. Messages say what is
@@ -40,7 +42,12 @@ export async function verifyRoomToken(token: string | null, config: AuthConfig, 
       lastError = error;
       // A wrong key gives a signature or algorithm error: try the next key.
       // Anything else (expired, bad claims) is final.
-      if (!(error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JWKSNoMatchingKey)) break;
+      if (!(
+        error instanceof errors.JWSSignatureVerificationFailed ||
+        error instanceof errors.JOSEAlgNotAllowed ||
+        error instanceof errors.JWKSNoMatchingKey
+      ))
+        break;
     }
   }
   if (payload === undefined) return unauthorized(describe(lastError));

@@ -94,12 +94,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     return subscriptions;
   }
 
-  async function handleRequest(
-    ws: WebSocket,
-    raw: unknown,
-    batchIndex: number,
-    ctx: inferRouterContext<TRouter>,
-  ): Promise<void> {
+  async function handleRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: inferRouterContext<TRouter>): Promise<void> {
     let message;
     try {
       message = parseTRPCMessage(raw, transformer);

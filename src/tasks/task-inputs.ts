@@ -4,13 +4,7 @@
  */
 import { z } from "zod";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../../schema/tasks";
-import {
-  DEFAULT_PAGE_SIZE,
-  MAX_PAGE_SIZE,
-  MAX_TASK_DESCRIPTION_CHARS,
-  MAX_TASK_TITLE_CHARS,
-  MAX_USER_ID_CHARS,
-} from "../lib/limits";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TASK_DESCRIPTION_CHARS, MAX_TASK_TITLE_CHARS, MAX_USER_ID_CHARS } from "../lib/limits";
 
 const title = z
   .string({ error: "title must be a string" })
@@ -61,7 +55,12 @@ export const listTasksInput = z
   .strictObject({
     status: status.optional(),
     /** Page size, 1–MAX_PAGE_SIZE. */
-    limit: z.number().int().min(1).max(MAX_PAGE_SIZE, { error: `limit must be at most ${MAX_PAGE_SIZE}` }).default(DEFAULT_PAGE_SIZE),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PAGE_SIZE, { error: `limit must be at most ${MAX_PAGE_SIZE}` })
+      .default(DEFAULT_PAGE_SIZE),
     /** `nextCursor` of the previous page (keyset pagination by id, ascending). */
     cursor: taskId.nullish(),
   })

@@ -10,9 +10,7 @@ import { tasks } from "../../schema/room";
 import type { CreateTaskInput, ListTasksInput, UpdateTaskInput } from "./task-inputs";
 
 /** A change to a task, as published to `tasks.onChange` subscribers. */
-export type TaskChange =
-  | { op: "insert" | "update"; id: number; task: Task }
-  | { op: "delete"; id: number; task: null };
+export type TaskChange = { op: "insert" | "update"; id: number; task: Task } | { op: "delete"; id: number; task: null };
 
 /** Event name under which `TaskStore.events` emits each TaskChange. */
 export const TASK_CHANGE_EVENT = "change";

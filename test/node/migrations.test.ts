@@ -60,14 +60,23 @@ describe("generated migrations", () => {
     await cp(join(root, "schema"), schemaDir, { recursive: true });
     const tasksFile = join(schemaDir, "tasks.ts");
     const source = await readFile(tasksFile, "utf8");
-    await writeFile(tasksFile, source.replace('title: text("title").notNull(),', 'title: text("title").notNull(),\n    color: text("color"),'));
+    await writeFile(
+      tasksFile,
+      source.replace('title: text("title").notNull(),', 'title: text("title").notNull(),\n    color: text("color"),'),
+    );
     const { added, output } = await generate("room", "drizzle", schemaDir);
     expect(output).not.toContain("Error");
     expect(added.filter((file) => file.endsWith(".sql"))).toHaveLength(1);
   });
 
   it("puts room_id first in every replica primary key and index", async () => {
-    const sql = (await Promise.all((await readdir(join(root, "migrations"))).filter((f) => f.endsWith(".sql")).map((f) => readFile(join(root, "migrations", f), "utf8")))).join("\n");
+    const sql = (
+      await Promise.all(
+        (await readdir(join(root, "migrations")))
+          .filter((f) => f.endsWith(".sql"))
+          .map((f) => readFile(join(root, "migrations", f), "utf8")),
+      )
+    ).join("\n");
     const keys = [...sql.matchAll(/PRIMARY KEY\((`\w+`)/g)].map((match) => match[1]);
     const indexes = [...sql.matchAll(/CREATE (?:UNIQUE )?INDEX `\w+` ON `\w+` \((`\w+`)/g)].map((match) => match[1]);
     expect(keys.length).toBeGreaterThan(0);

@@ -10,6 +10,11 @@ afterEach(closeClients);
 
 const secret = () => new TextEncoder().encode(env.AUTH_SECRET);
 
+/** Calls the real Worker with a different environment (e.g. the deployable one, without a secret). */
+function callWorker(request: Request, environment: Env): Promise<Response> {
+  return worker.fetch(request as Parameters<typeof worker.fetch>[0], environment);
+}
+
 function upgrade(room: string, init: { token?: string; header?: string } = {}): Promise<Response> {
   const query = init.token === undefined ? "" : `?token=${encodeURIComponent(init.token)}`;
   const headers: Record<string, string> = { upgrade: "websocket" };
@@ -63,7 +68,10 @@ describe("room tokens are verified in the Worker", () => {
 
   it("refuses a token signed with another secret", async () => {
     const room = uniqueRoom();
-    const token = await signRoomToken({ sub: "alice", room, role: "admin", ttlSeconds: 60 }, "another-secret-that-is-long-enough-0123456789");
+    const token = await signRoomToken(
+      { sub: "alice", room, role: "admin", ttlSeconds: 60 },
+      "another-secret-that-is-long-enough-0123456789",
+    );
     await expectRefused(await upgrade(room, { token }), 401, /signature is invalid/);
   });
 
@@ -79,7 +87,10 @@ describe("room tokens are verified in the Worker", () => {
     const room = uniqueRoom();
     const [header, payload, signature] = (await tokenFor(room, "reader")).split(".") as [string, string, string];
     const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
-    const forged = btoa(JSON.stringify({ ...claims, role: "admin" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const forged = btoa(JSON.stringify({ ...claims, role: "admin" }))
+      .replace(/=+$/, "")
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_");
     await expectRefused(await upgrade(room, { token: `${header}.${forged}.${signature}` }), 401, /signature is invalid/);
   });
 
@@ -123,7 +134,7 @@ describe("room tokens are verified in the Worker", () => {
       .sign(privateKey);
     const keyed = { ...env, AUTH_SECRET: undefined, AUTH_PUBLIC_KEY: await exportSPKI(publicKey) } as unknown as Env;
     const request = new Request(`http://example.com/rooms/${room}/ws?token=${token}`, { headers: { upgrade: "websocket" } });
-    const accepted = await worker.fetch(request, keyed);
+    const accepted = await callWorker(request, keyed);
     expect(accepted.status).toBe(101);
     accepted.webSocket?.accept();
     accepted.webSocket?.close();
@@ -133,7 +144,10 @@ describe("room tokens are verified in the Worker", () => {
       .setSubject("mallory")
       .setExpirationTime("5m")
       .sign(new TextEncoder().encode(await exportSPKI(publicKey)));
-    const refused = await worker.fetch(new Request(`http://example.com/rooms/${room}/ws?token=${confused}`, { headers: { upgrade: "websocket" } }), keyed);
+    const refused = await callWorker(
+      new Request(`http://example.com/rooms/${room}/ws?token=${confused}`, { headers: { upgrade: "websocket" } }),
+      keyed,
+    );
     expect(refused.status).toBe(401);
   });
 });
@@ -142,19 +156,21 @@ describe("fail closed", () => {
   it("refuses every room request with 503 naming the setting when no key is configured", async () => {
     const room = uniqueRoom();
     const unconfigured = { ...env, AUTH_SECRET: undefined } as unknown as Env;
-    const response = await worker.fetch(
+    const response = await callWorker(
       new Request(`http://example.com/rooms/${room}/ws?token=${await tokenFor(room)}`, { headers: { upgrade: "websocket" } }),
       unconfigured,
     );
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: { code: "AUTH_NOT_CONFIGURED", message: expect.stringContaining("AUTH_SECRET") } });
+    expect(await response.json()).toMatchObject({
+      error: { code: "AUTH_NOT_CONFIGURED", message: expect.stringContaining("AUTH_SECRET") },
+    });
     expect(await roomExists(room)).toBe(false);
   });
 
   it("refuses a secret that is too short to be safe", async () => {
     const room = uniqueRoom();
     const weak = { ...env, AUTH_SECRET: "short" } as unknown as Env;
-    const response = await worker.fetch(new Request(`http://example.com/rooms/${room}/ws`, { headers: { upgrade: "websocket" } }), weak);
+    const response = await callWorker(new Request(`http://example.com/rooms/${room}/ws`, { headers: { upgrade: "websocket" } }), weak);
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: { code: "AUTH_MISCONFIGURED" } });
   });
@@ -167,14 +183,14 @@ describe("fail closed", () => {
     expect(response.status).toBe(404);
 
     const dev = { ...env, DEV_TOKENS: "true" } as unknown as Env;
-    const minted = await worker.fetch(
+    const minted = await callWorker(
       new Request("http://example.com/dev/token", { method: "POST", body: JSON.stringify({ sub: "alice", room: "r", role: "admin" }) }),
       dev,
     );
     expect(minted.status).toBe(200);
     const { token } = (await minted.json()) as { token: string };
     expect(token.split(".")).toHaveLength(3);
-    const bad = await worker.fetch(
+    const bad = await callWorker(
       new Request("http://example.com/dev/token", { method: "POST", body: JSON.stringify({ sub: "alice", room: "r", role: "root" }) }),
       dev,
     );

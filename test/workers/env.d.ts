@@ -2,6 +2,7 @@
 declare namespace Cloudflare {
   interface Env {
     AUTH_SECRET: string;
+    // eslint-disable-next-line @typescript-eslint/consistent-type-imports -- a global declaration cannot import
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
   }
 }

@@ -30,7 +30,10 @@ describe("the tRPC WebSocket protocol in a room", () => {
     socket.send(create(1, "raw"));
     await socket.waitForFrames(1);
     const frame = JSON.parse(socket.raw[0] as string) as unknown;
-    expect(frame).toMatchObject({ id: 1, result: { type: "data", data: { json: { title: "raw" }, meta: { values: { created_at: ["Date"] } } } } });
+    expect(frame).toMatchObject({
+      id: 1,
+      result: { type: "data", data: { json: { title: "raw" }, meta: { values: { created_at: ["Date"] } } } },
+    });
   });
 
   it("answers every request of a batched frame", async () => {
@@ -44,10 +47,20 @@ describe("the tRPC WebSocket protocol in a room", () => {
     ["not JSON", "{nope", null, "PARSE_ERROR"],
     ["an unknown method", { id: 7, method: "explode", params: {} }, 7, "BAD_REQUEST"],
     ["an unknown path", { id: 8, method: "query", params: { path: "tasks.nope", input: { json: {} } } }, 8, "NOT_FOUND"],
-    ["wrong input types", { id: 9, method: "mutation", params: { path: "tasks.create", input: { json: { title: 42 } } } }, 9, "BAD_REQUEST"],
+    [
+      "wrong input types",
+      { id: 9, method: "mutation", params: { path: "tasks.create", input: { json: { title: 42 } } } },
+      9,
+      "BAD_REQUEST",
+    ],
     ["a missing id", { method: "query", params: { path: "tasks.list" } }, null, "BAD_REQUEST"],
     ["an empty batch", [], null, "BAD_REQUEST"],
-    ["a query on a mutation", { id: 10, method: "query", params: { path: "tasks.create", input: { json: { title: "x" } } } }, 10, "NOT_FOUND"],
+    [
+      "a query on a mutation",
+      { id: 10, method: "query", params: { path: "tasks.create", input: { json: { title: "x" } } } },
+      10,
+      "NOT_FOUND",
+    ],
   ])("answers %s with an error frame and keeps the socket usable", async (_case, frame, id, code) => {
     const socket = await open(uniqueRoom());
     socket.send(frame);

@@ -1,0 +1,47 @@
+// Lint rules that protect what review cannot: no floating promises in a
+// Durable Object (a dropped promise is a lost write) and imports that flow one
+// way: worker → room → rpc → features → protocol/schema → lib.
+import tseslint from "typescript-eslint";
+
+/** Forbids importing the given src/ modules from a folder (type-only imports too, unless allowed). */
+function fence(files, forbidden, allowTypeImports = false) {
+  return {
+    files,
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${forbidden.join("|")})(/|$)`,
+              message: "Imports flow one way: worker → room → rpc → features → protocol/schema → lib (see docs/architecture.md).",
+              allowTypeImports,
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/"] },
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  fence(["src/lib/**"], ["auth", "tasks", "rpc", "room", "client", "protocol", "worker"]),
+  fence(["src/protocol/**"], ["auth", "tasks", "rpc", "room", "client", "worker"]),
+  fence(["src/auth/**", "src/tasks/**"], ["rpc", "room", "client", "worker"]),
+  fence(["src/rpc/**"], ["room", "client", "worker"]),
+  fence(["src/room/**"], ["client", "worker"]),
+  // The client runs in browsers: it may import server types, never server code.
+  fence(["src/client/**"], ["auth", "tasks", "rpc", "room", "lib", "protocol", "worker", "schema"], true),
+);
