@@ -1,0 +1,34 @@
+/**
+ * The README is part of the product: its role table must list exactly the
+ * router's procedures with their declared roles, and its quick-start example
+ * must be the compiled examples/node-client.ts.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { appRouter } from "../../src/rpc/router";
+
+const root = resolve(import.meta.dirname, "../..");
+const readme = () => readFile(resolve(root, "README.md"), "utf8");
+
+interface ProcedureDef {
+  _def: { type: string; meta?: { role?: string } };
+}
+
+describe("README", () => {
+  it("has a role table row for every procedure, with the role the router enforces", async () => {
+    const procedures = appRouter._def.procedures as Record<string, ProcedureDef>;
+    const fromRouter = Object.entries(procedures)
+      .map(([path, procedure]) => `${path} ${procedure._def.type} ${procedure._def.meta?.role ?? "NONE"}`)
+      .sort();
+    const fromReadme = [...(await readme()).matchAll(/^\| `([\w.]+)` \| (query|mutation|subscription) \| (reader|writer|admin) \|/gm)]
+      .map((match) => `${match[1]} ${match[2]} ${match[3]}`)
+      .sort();
+    expect(fromReadme).toEqual(fromRouter);
+  });
+
+  it("shows the compiled quick-start example verbatim", async () => {
+    const example = await readFile(resolve(root, "examples/node-client.ts"), "utf8");
+    expect(await readme()).toContain(example.trim());
+  });
+});
