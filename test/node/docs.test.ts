@@ -17,7 +17,7 @@ interface ProcedureDef {
 
 describe("README", () => {
   it("has a role table row for every procedure, with the role the router enforces", async () => {
-    const procedures = appRouter._def.procedures as Record<string, ProcedureDef>;
+    const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
     const fromRouter = Object.entries(procedures)
       .map(([path, procedure]) => `${path} ${procedure._def.type} ${procedure._def.meta?.role ?? "NONE"}`)
       .sort();
