@@ -39,5 +39,5 @@ export function replicatedTable<TName extends string, TColumns extends Record<st
     primaryKey({ columns: [t.room_id, t.id] }),
     ...indexes.map((spec) => index(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column]))),
   ]);
-  return { room, replica } as const;
+  return { name, room, replica } as const;
 }

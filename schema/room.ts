@@ -5,3 +5,4 @@
 import { tasks as tasksTables } from "./tasks";
 
 export const tasks = tasksTables.room;
+export { changes } from "./internal";

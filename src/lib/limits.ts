@@ -12,11 +12,14 @@ export const MAX_FRAME_BYTES = 1_048_576;
 /** Most requests in one batched frame; keeps one event's commit and CPU bounded. */
 export const MAX_BATCH_SIZE = 100;
 
-/** Most concurrent subscriptions per socket; each holds memory in the room. */
-export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
+/**
+ * Most concurrent subscriptions per socket. Each is stored in the socket's
+ * 16 KiB attachment (so it survives hibernation): 16 × (id + path + 512-byte input) fits.
+ */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 16;
 
 /** Largest `connectionParams` payload (serialized), in bytes; it lives in the 16 KiB socket attachment. */
-export const MAX_CONNECTION_PARAMS_BYTES = 2_048;
+export const MAX_CONNECTION_PARAMS_BYTES = 1_024;
 
 /** Longest task title, in characters. */
 export const MAX_TASK_TITLE_CHARS = 500;
@@ -36,3 +39,22 @@ export const MAX_TOKEN_CHARS = 8_192;
 
 /** Longest lifetime of a token minted by the development route or `npm run token`. */
 export const MAX_DEV_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Change-log retention: entries kept at most (a reconnecting client further behind gets a resync event). */
+export const CHANGE_LOG_MAX_ENTRIES = 10_000;
+
+/** Change-log retention: entries older than this are trimmed (ms; 24 h). */
+export const CHANGE_LOG_MAX_AGE_MS = 24 * 3600 * 1000;
+
+/** Largest serialized input of one subscription; subscriptions live in the 16 KiB socket attachment. */
+export const MAX_SUBSCRIPTION_INPUT_BYTES = 512;
+
+/** Longest subscription id, in characters (ids are kept in the socket attachment). */
+export const MAX_SUBSCRIPTION_ID_CHARS = 64;
+
+/** Most changes one change-feed catch-up reads from the log per step. */
+export const CHANGE_FEED_PAGE = 500;
+
+/** Default and largest row count of a live query. */
+export const DEFAULT_LIVE_LIMIT = 100;
+export const MAX_LIVE_LIMIT = 500;

@@ -3,6 +3,7 @@
  * and its connectionParams. It survives hibernation (≤ 16 KiB, kept tiny).
  * Parsed once per socket per wake; the parsed copy is cached in memory.
  */
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { identitySchema } from "../auth/identity";
 
@@ -19,6 +20,18 @@ const attachmentSchema = z.object({
   connectionParams: z.record(z.string(), z.string()).nullable(),
   awaitingConnectionParams: z.boolean(),
   connectedAt: z.number(),
+  /** Subscriptions of this socket, re-created when the room wakes (src/rpc/subscriptions.ts). */
+  subs: z
+    .array(
+      z.object({
+        id: z.union([z.string(), z.number()]),
+        path: z.string(),
+        input: z.unknown().optional(),
+        kind: z.enum(["trpc", "seed"]),
+        requestId: z.union([z.string(), z.number()]).optional(),
+      }),
+    )
+    .default([]),
 });
 
 export type Attachment = z.infer<typeof attachmentSchema>;
@@ -35,9 +48,13 @@ export function readAttachment(ws: WebSocket): Attachment | null {
   return parsed.data;
 }
 
+/** Stores the attachment; throws PAYLOAD_TOO_LARGE when it would not fit the platform's limit. */
 export function writeAttachment(ws: WebSocket, attachment: Attachment): void {
   if (JSON.stringify(attachment).length > MAX_ATTACHMENT_BYTES) {
-    throw new Error(`socket attachment exceeds ${MAX_ATTACHMENT_BYTES} bytes`);
+    throw new TRPCError({
+      code: "PAYLOAD_TOO_LARGE",
+      message: `this socket's state (subscriptions, connectionParams) would exceed ${MAX_ATTACHMENT_BYTES} bytes`,
+    });
   }
   ws.serializeAttachment(attachment);
   cache.set(ws, attachment);

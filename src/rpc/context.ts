@@ -3,6 +3,8 @@
  * and the room's features. The room constructs it; procedures only read it.
  */
 import type { Identity } from "../auth/identity";
+import type { ChangeLog } from "../live/change-log";
+import type { CommitHub } from "../live/commit-hub";
 import type { RoomName } from "../lib/room-name";
 import type { TaskStore } from "../tasks/task-store";
 
@@ -14,4 +16,6 @@ export interface RoomContext {
   /** `connectionParams` the WebSocket client sent: informational only, never trusted for access. */
   connectionParams: Readonly<Record<string, string>> | null;
   tasks: TaskStore;
+  /** The change log and commit announcements behind feeds and live queries. */
+  live: { log: ChangeLog; hub: CommitHub };
 }

@@ -1,8 +1,9 @@
 /**
- * The tRPC v11 WebSocket protocol over the Durable Object Hibernation API, so
- * the stock `@trpc/client` wsLink talks to a room unmodified. The room calls
- * `message` from webSocketMessage and `close` from webSocketClose; everything
- * about a socket that must survive hibernation comes from `session(ws)`.
+ * The room's WebSocket front: the one parse function for incoming frames. It
+ * speaks the tRPC v11 WebSocket protocol (so the stock `@trpc/client` wsLink
+ * works unmodified) and, on the same socket, the seed's JSON protocol
+ * (frames with an `action`, see seed-protocol.ts). The room calls `message`
+ * from webSocketMessage, `resume` after waking and `close` on close.
  *
  * Every request of one frame runs in the same event, so a batched frame of
  * mutations shares one storage commit.
@@ -11,27 +12,29 @@ import {
   callTRPCProcedure,
   getErrorShape,
   getTRPCErrorFromUnknown,
+  isTrackedEnvelope,
   transformTRPCResponse,
   TRPCError,
   type AnyRouter,
   type inferRouterContext,
 } from "@trpc/server";
-import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
+import { isObservable } from "@trpc/server/observable";
 import { parseTRPCMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
-import { isTrackedEnvelope } from "@trpc/server";
-import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../lib/limits";
+import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES } from "../lib/limits";
 import { CLOSE_CODES } from "../protocol/close-codes";
-
-type RequestId = number | string;
+import { handleSeedFrame, isSeedFrame, seedSink } from "./seed-protocol";
+import { createSubscriptions, isPlainObject, type RequestId, type Sink, type StoredSubscription } from "./subscriptions";
 
 /** What the adapter needs to know about a socket; the room keeps it in the attachment. */
 export interface SocketSession<TContext> {
-  /** Builds the procedure context for calls on this socket. */
+  /** The procedure context for calls on this socket. */
   context: TContext;
   /** True until the client's `connectionParams` frame arrives (`?connectionParams=1`). */
   awaitingConnectionParams: boolean;
   /** When the socket's credential expires (ms since the epoch). */
   expiresAt: number;
+  /** Subscriptions stored in the attachment. */
+  subscriptions: readonly StoredSubscription[];
 }
 
 export interface WsAdapterOptions<TRouter extends AnyRouter> {
@@ -40,17 +43,17 @@ export interface WsAdapterOptions<TRouter extends AnyRouter> {
   session(ws: WebSocket): SocketSession<inferRouterContext<TRouter>> | null;
   /** Stores `connectionParams` sent by the client (informational; never changes identity). */
   saveConnectionParams(ws: WebSocket, params: Record<string, string> | null): void;
+  /** Stores the socket's subscriptions (they survive hibernation). */
+  saveSubscriptions(ws: WebSocket, subscriptions: StoredSubscription[]): void;
+  /** The seq a resumed subscription continues from (the room's published seq). */
+  resumeEventId(): string;
   /** Called for errors worth logging (not for ordinary client errors). */
   onInternalError?(error: TRPCError, path: string | undefined): void;
 }
 
-/** Per-socket live subscriptions. In memory: they end when the room hibernates. */
-type Subscriptions = Map<RequestId, AbortController>;
-
 export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOptions<TRouter>) {
   const { router } = options;
   const config = router._def._config;
-  const live = new WeakMap<WebSocket, Subscriptions>();
   const encoder = new TextEncoder();
   // A hand-written frame may omit `input` for procedures that take none.
   const transformer = {
@@ -77,24 +80,50 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   ): void {
     const error = getTRPCErrorFromUnknown(cause);
     if (error.code === "INTERNAL_SERVER_ERROR") options.onInternalError?.(error, call.path);
-    const shape = getErrorShape({
-      config,
-      error,
-      type: call.type ?? "unknown",
-      path: call.path,
-      input: call.input,
-      ctx: call.ctx,
-    });
+    const shape = getErrorShape({ config, error, type: call.type ?? "unknown", path: call.path, input: call.input, ctx: call.ctx });
     send(ws, { id, error: shape });
   }
 
-  function subscriptionsOf(ws: WebSocket): Subscriptions {
-    let subscriptions = live.get(ws);
-    if (!subscriptions) live.set(ws, (subscriptions = new Map()));
-    return subscriptions;
+  function trpcSink(ws: WebSocket, subscription: StoredSubscription): Sink {
+    const { id, path } = subscription;
+    return {
+      started: () => send(ws, { id, result: { type: "started" } }),
+      data: (value) => {
+        if (isTrackedEnvelope(value)) {
+          const [eventId, data] = value;
+          send(ws, { id, result: { type: "data", id: eventId, data: { id: eventId, data } } });
+        } else {
+          send(ws, { id, result: { type: "data", data: value } });
+        }
+      },
+      error: (error) => sendError(ws, id, error, { path, type: "subscription" }),
+      stopped: () => send(ws, { id, result: { type: "stopped" } }),
+    };
   }
 
-  async function handleRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: inferRouterContext<TRouter>): Promise<void> {
+  const subscriptions = createSubscriptions({
+    router,
+    deserialize: (kind, input) => (kind === "trpc" ? transformer.input.deserialize(input) : input),
+    stored: (ws) => options.session(ws)?.subscriptions ?? [],
+    store: options.saveSubscriptions,
+    sink: (ws, subscription) => (subscription.kind === "trpc" ? trpcSink(ws, subscription) : seedSink(ws, subscription)),
+    resumeEventId: options.resumeEventId,
+  });
+
+  /** Runs a query or mutation for either protocol. */
+  function call(ctx: inferRouterContext<TRouter>, path: string, type: "query" | "mutation", input: unknown, batchIndex = 0) {
+    return callTRPCProcedure({
+      router,
+      path,
+      getRawInput: async () => input,
+      ctx,
+      type,
+      signal: undefined,
+      batchIndex,
+    });
+  }
+
+  async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: inferRouterContext<TRouter>): Promise<void> {
     let message;
     try {
       message = parseTRPCMessage(raw, transformer);
@@ -108,95 +137,25 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       return;
     }
     if (message.method === "subscription.stop") {
-      live.get(ws)?.get(id)?.abort();
+      subscriptions.stop(ws, id);
       return;
     }
     const { path, lastEventId } = message.params;
     const type = message.method;
-    let input = message.params.input;
-    if (lastEventId !== undefined) {
-      input = isPlainObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
-    }
-    const call = { path, type, input, ctx };
-
-    const subscriptions = subscriptionsOf(ws);
     if (type === "subscription") {
-      if (subscriptions.has(id)) {
-        sendError(ws, id, new TRPCError({ code: "BAD_REQUEST", message: `duplicate subscription id ${id}` }), call);
-        return;
-      }
-      if (subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
-        sendError(
-          ws,
-          id,
-          new TRPCError({
-            code: "TOO_MANY_REQUESTS",
-            message: `a socket may hold at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions`,
-          }),
-          call,
-        );
-        return;
-      }
+      const rawInput = isPlainObject(raw) && isPlainObject(raw["params"]) ? raw["params"]["input"] : undefined;
+      await subscriptions.start(ws, { id, path, input: rawInput, kind: "trpc" }, ctx, lastEventId, false);
+      return;
     }
-
-    const abort = new AbortController();
-    if (type === "subscription") subscriptions.set(id, abort);
-    let result: unknown;
+    const input = message.params.input;
     try {
-      result = await callTRPCProcedure({ router, path, getRawInput: async () => input, ctx, type, signal: abort.signal, batchIndex });
-    } catch (cause) {
-      subscriptions.delete(id);
-      sendError(ws, id, cause, call);
-      return;
-    }
-    const iterable = isAsyncIterable(result) || isObservable(result);
-    if (type !== "subscription") {
-      if (iterable) {
-        sendError(ws, id, new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `${type} "${path}" returned a stream` }), call);
-      } else {
-        send(ws, { id, result: { type: "data", data: result } });
+      const result = await call(ctx, path, type, input, batchIndex);
+      if (isAsyncIterable(result) || isObservable(result)) {
+        throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `${type} "${path}" returned a stream` });
       }
-      return;
-    }
-    if (!iterable) {
-      subscriptions.delete(id);
-      sendError(ws, id, new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `subscription "${path}" returned no stream` }), call);
-      return;
-    }
-    const stream = isObservable(result) ? observableToAsyncIterable(result, abort.signal) : (result as AsyncIterable<unknown>);
-    send(ws, { id, result: { type: "started" } });
-    // Detached on purpose: a subscription outlives the frame that started it.
-    void pump(ws, id, stream, abort, subscriptions, call);
-  }
-
-  async function pump(
-    ws: WebSocket,
-    id: RequestId,
-    stream: AsyncIterable<unknown>,
-    abort: AbortController,
-    subscriptions: Subscriptions,
-    call: Parameters<typeof sendError>[3],
-  ): Promise<void> {
-    const iterator = stream[Symbol.asyncIterator]();
-    try {
-      while (true) {
-        const next = await nextOrAbort(iterator, abort.signal);
-        if (next === "abort" || next.done) break;
-        const value = next.value;
-        if (isTrackedEnvelope(value)) {
-          const [eventId, data] = value;
-          send(ws, { id, result: { type: "data", id: eventId, data: { id: eventId, data } } });
-        } else {
-          send(ws, { id, result: { type: "data", data: value } });
-        }
-      }
+      send(ws, { id, result: { type: "data", data: result } });
     } catch (cause) {
-      if (!abort.signal.aborted) sendError(ws, id, cause, call);
-    } finally {
-      subscriptions.delete(id);
-      abort.abort();
-      await iterator.return?.().catch(() => undefined);
-      if (ws.readyState === WebSocket.OPEN) send(ws, { id, result: { type: "stopped" } });
+      sendError(ws, id, cause, { path, type, input, ctx });
     }
   }
 
@@ -235,6 +194,15 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         return;
       }
 
+      if (isSeedFrame(parsed)) {
+        await handleSeedFrame(ws, parsed, {
+          call: (path, type, input) => call(session.context, path, type, input),
+          subscribe: (subscription) => subscriptions.start(ws, subscription, session.context, undefined, false),
+          unsubscribe: (id) => subscriptions.stop(ws, id),
+        });
+        return;
+      }
+
       if (isPlainObject(parsed) && parsed["method"] === "connectionParams") {
         const params = parseConnectionParams(parsed["data"]);
         if (!params.ok) {
@@ -256,20 +224,23 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         for (const request of requests) sendError(ws, idOf(request), problem);
         return;
       }
-      await Promise.all(requests.map((request, index) => handleRequest(ws, request, index, session.context)));
+      await Promise.all(requests.map((request, index) => handleTrpcRequest(ws, request, index, session.context)));
+    },
+
+    /** Re-creates a socket's stored subscriptions after the room woke up. */
+    async resume(ws: WebSocket): Promise<void> {
+      const session = options.session(ws);
+      if (session && session.subscriptions.length > 0) await subscriptions.resume(ws, session.context);
     },
 
     /** Releases the socket's subscriptions. Call from webSocketClose and webSocketError. */
     close(ws: WebSocket): void {
-      const subscriptions = live.get(ws);
-      if (!subscriptions) return;
-      for (const abort of subscriptions.values()) abort.abort();
-      live.delete(ws);
+      subscriptions.release(ws);
     },
 
     /** Number of live subscriptions on a socket (for stats and tests). */
     subscriptionCount(ws: WebSocket): number {
-      return live.get(ws)?.size ?? 0;
+      return subscriptions.count(ws);
     },
 
     /** Tells the client to reconnect (the stock client does so at once). */
@@ -280,25 +251,6 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
 }
 
 export type WsAdapter = ReturnType<typeof createWsAdapter>;
-
-/** The next value, or "abort" as soon as the signal fires (without leaking listeners). */
-function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | "abort"> {
-  if (signal.aborted) return Promise.resolve("abort");
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve("abort");
-    signal.addEventListener("abort", onAbort, { once: true });
-    iterator.next().then(
-      (result) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(result);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 type ParamsResult = { ok: true; value: Record<string, string> | null } | { ok: false; message: string };
 
@@ -322,10 +274,6 @@ function idOf(raw: unknown): RequestId | null {
   if (!isPlainObject(raw)) return null;
   const id = raw["id"];
   return typeof id === "number" || typeof id === "string" ? id : null;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -4,7 +4,15 @@
  */
 import { z } from "zod";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../../schema/tasks";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TASK_DESCRIPTION_CHARS, MAX_TASK_TITLE_CHARS, MAX_USER_ID_CHARS } from "../lib/limits";
+import {
+  DEFAULT_LIVE_LIMIT,
+  DEFAULT_PAGE_SIZE,
+  MAX_LIVE_LIMIT,
+  MAX_PAGE_SIZE,
+  MAX_TASK_DESCRIPTION_CHARS,
+  MAX_TASK_TITLE_CHARS,
+  MAX_USER_ID_CHARS,
+} from "../lib/limits";
 
 const title = z
   .string({ error: "title must be a string" })
@@ -66,6 +74,27 @@ export const listTasksInput = z
   })
   .default({ limit: DEFAULT_PAGE_SIZE });
 
+/** `lastEventId`: the seq a resuming subscription last saw (set by the tRPC client on reconnect). */
+const lastEventId = z.string().max(32).nullish();
+
+/** Input of `tasks.changes`. */
+export const taskChangesInput = z.strictObject({ lastEventId }).optional();
+
+/** Input of `tasks.live`: the first `limit` tasks by id, optionally of one status. */
+export const liveTasksInput = z
+  .strictObject({
+    status: status.optional(),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_LIVE_LIMIT, { error: `limit must be at most ${MAX_LIVE_LIMIT}` })
+      .default(DEFAULT_LIVE_LIMIT),
+    lastEventId,
+  })
+  .default({ limit: DEFAULT_LIVE_LIMIT });
+
 export type CreateTaskInput = z.infer<typeof createTaskInput>;
 export type UpdateTaskInput = z.infer<typeof updateTaskInput>;
 export type ListTasksInput = z.infer<typeof listTasksInput>;
+export type LiveTasksInput = z.infer<typeof liveTasksInput>;

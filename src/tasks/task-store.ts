@@ -1,19 +1,13 @@
 /**
  * Task rows in the room's SQLite, through Drizzle. Used by the tasks router;
- * receives the database and a change listener from the room.
+ * receives the database from the room. Every write is logged by the change-log
+ * triggers, so nothing here announces changes.
  */
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
-import { EventEmitter } from "node:events";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Task } from "../../schema";
 import { tasks } from "../../schema/room";
 import type { CreateTaskInput, ListTasksInput, UpdateTaskInput } from "./task-inputs";
-
-/** A change to a task, as published to `tasks.onChange` subscribers. */
-export type TaskChange = { op: "insert" | "update"; id: number; task: Task } | { op: "delete"; id: number; task: null };
-
-/** Event name under which `TaskStore.events` emits each TaskChange. */
-export const TASK_CHANGE_EVENT = "change";
 
 export interface TaskPage {
   items: Task[];
@@ -22,17 +16,10 @@ export interface TaskPage {
 }
 
 export class TaskStore {
-  /** Emits TASK_CHANGE_EVENT with a TaskChange after every write. */
-  readonly events = new EventEmitter().setMaxListeners(0);
-
   constructor(
     private readonly db: DrizzleSqliteDODatabase<Record<string, never>>,
     private readonly now: () => Date = () => new Date(),
   ) {}
-
-  private onChange(change: TaskChange): void {
-    this.events.emit(TASK_CHANGE_EVENT, change);
-  }
 
   create(input: CreateTaskInput, createdBy: string): Task {
     const at = this.now();
@@ -53,7 +40,6 @@ export class TaskStore {
       })
       .returning()
       .get();
-    this.onChange({ op: "insert", id: task.id, task });
     return task;
   }
 
@@ -94,14 +80,12 @@ export class TaskStore {
       if (fields.status !== current.status) changes.completed_at = fields.status === "completed" ? at : null;
     }
     const task = this.db.update(tasks).set(changes).where(eq(tasks.id, id)).returning().get();
-    if (task) this.onChange({ op: "update", id, task });
     return task;
   }
 
   /** Deletes the task; returns false when it did not exist. */
   delete(id: number): boolean {
     const deleted = this.db.delete(tasks).where(eq(tasks.id, id)).returning({ id: tasks.id }).get();
-    if (deleted) this.onChange({ op: "delete", id, task: null });
     return deleted !== undefined;
   }
 }

@@ -21,7 +21,9 @@ describe("README", () => {
     const fromRouter = Object.entries(procedures)
       .map(([path, procedure]) => `${path} ${procedure._def.type} ${procedure._def.meta?.role ?? "NONE"}`)
       .sort();
-    const fromReadme = [...(await readme()).matchAll(/^\|\s*`([\w.]+)`\s*\|\s*(query|mutation|subscription)\s*\|\s*(reader|writer|admin)\s*\|/gm)]
+    const fromReadme = [
+      ...(await readme()).matchAll(/^\|\s*`([\w.]+)`\s*\|\s*(query|mutation|subscription)\s*\|\s*(reader|writer|admin)\s*\|/gm),
+    ]
       .map((match) => `${match[1]} ${match[2]} ${match[3]}`)
       .sort();
     expect(fromReadme).toEqual(fromRouter);

@@ -92,21 +92,23 @@ describe("the tRPC WebSocket protocol in a room", () => {
 
   it("rejects a duplicate subscription id and keeps the first one", async () => {
     const socket = await open(uniqueRoom());
-    const subscribe = { id: "s1", method: "subscription", params: { path: "tasks.onChange" } };
+    const subscribe = { id: "s1", method: "subscription", params: { path: "tasks.changes" } };
     socket.send(subscribe);
-    await socket.waitForFrames(1);
-    socket.send(subscribe);
-    const [started, duplicate] = (await socket.waitForFrames(2)) as [unknown, ErrorFrame];
+    const [started, ready] = await socket.waitForFrames(2);
     expect(started).toEqual({ id: "s1", result: { type: "started" } });
+    expect(ready).toEqual({ id: "s1", result: { type: "data", id: "0", data: { id: "0", data: { type: "ready", seq: 0 } } } });
+
+    socket.send(subscribe);
+    const [duplicate] = (await socket.waitForFrames(3)).slice(2) as [ErrorFrame];
     expect(duplicate).toMatchObject({ id: "s1", error: { data: { code: "BAD_REQUEST" } } });
     expect(duplicate.error.message).toContain("duplicate subscription id");
 
     socket.send(create(2, "seen by s1"));
-    const frames = await socket.waitForFrames(4);
-    expect(frames).toContainEqual(expect.objectContaining({ id: "s1", result: expect.objectContaining({ type: "data" }) }));
+    const frames = await socket.waitForFrames(5);
+    expect(frames).toContainEqual(expect.objectContaining({ id: "s1", result: expect.objectContaining({ type: "data", id: "1" }) }));
 
     socket.send({ id: "s1", method: "subscription.stop" });
-    const [stopped] = (await socket.waitForFrames(5)).slice(4);
+    const [stopped] = (await socket.waitForFrames(6)).slice(5);
     expect(stopped).toEqual({ id: "s1", result: { type: "stopped" } });
   });
 

@@ -1,0 +1,74 @@
+/**
+ * Tells live subscriptions that a commit happened. The room calls `publish()`
+ * after every event that may have written; waiting feeds and live queries then
+ * read the change log. One publish per event, so a multi-row write is one commit.
+ */
+import type { ChangeLog } from "./change-log";
+
+/** A published commit: changes with seq in (from, to], touching `tables`. */
+export interface Commit {
+  from: number;
+  to: number;
+  tables: ReadonlySet<string>;
+}
+
+/** How many new seqs between opportunistic retention passes. */
+const TRIM_EVERY = 1_000;
+
+export class CommitHub {
+  #published: number;
+  #trimmedAt: number;
+  #waiters = new Set<(commit: Commit | null) => void>();
+
+  constructor(
+    private readonly log: ChangeLog,
+    /** The oldest seq some reader (the sync engine) still needs; retention never trims past it. */
+    private readonly retentionFloor: () => number = () => Number.MAX_SAFE_INTEGER,
+  ) {
+    this.#published = log.head();
+    this.#trimmedAt = this.#published;
+  }
+
+  /** The last seq announced to subscribers. Feeds never read past it. */
+  get published(): number {
+    return this.#published;
+  }
+
+  /** Announces everything committed since the last publish. Returns the commit, or null when nothing changed. */
+  publish(): Commit | null {
+    const head = this.log.head();
+    if (head === this.#published) return null;
+    const commit: Commit = { from: this.#published, to: head, tables: this.log.tablesChanged(this.#published, head) };
+    this.#published = head;
+    if (head - this.#trimmedAt >= TRIM_EVERY) {
+      this.#trimmedAt = head;
+      this.log.trim(Date.now(), this.retentionFloor());
+    }
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake(commit);
+    return commit;
+  }
+
+  /** Resolves with the next commit, or null once `signal` aborts. */
+  next(signal: AbortSignal): Promise<Commit | null> {
+    if (signal.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        this.#waiters.delete(wake);
+        resolve(null);
+      };
+      const wake = (commit: Commit | null) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(commit);
+      };
+      this.#waiters.add(wake);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Number of subscriptions currently waiting for a commit. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The two kinds of live data, as async generators of tracked events whose id
+ * is a seq: a change feed (every change to one table, resumable from any seq
+ * the log still holds) and a live query (a result re-sent after each commit
+ * that touches its tables). They hold no state beyond their arguments, so the
+ * room can re-create them after hibernation from the socket attachment.
+ */
+import { tracked, type TrackedEnvelope } from "@trpc/server";
+import { CHANGE_FEED_PAGE } from "../lib/limits";
+import type { ChangeLog } from "./change-log";
+import type { CommitHub } from "./commit-hub";
+
+/** What a change feed sends. `id` and `row` follow the change log; `row` is the row now (null once deleted). */
+export type FeedEvent<Row> =
+  | { type: "ready"; seq: number }
+  | { type: "change"; seq: number; table: string; op: "insert" | "update" | "delete"; id: number; row: Row | null }
+  | { type: "resync"; seq: number; reason: string };
+
+export interface FeedOptions<Row> {
+  log: ChangeLog;
+  hub: CommitHub;
+  table: string;
+  /** Reads the current row for a change (null when it no longer exists). */
+  readRow: (id: number) => Row | null;
+  /** The client's last seen seq (`lastEventId`), if resuming. */
+  lastEventId: string | null | undefined;
+  signal: AbortSignal;
+}
+
+/** Parses a `lastEventId` into a seq; null when absent or not a seq. */
+export function seqOf(lastEventId: string | null | undefined): number | null {
+  if (lastEventId == null || !/^\d{1,15}$/.test(lastEventId)) return null;
+  return Number(lastEventId);
+}
+
+/**
+ * Every change to `table` after the client's `lastEventId`, then live. A fresh
+ * subscription first gets `ready` (its resume point); a client further behind
+ * than the log reaches gets `resync` and must reload.
+ */
+export async function* changeFeed<Row>(options: FeedOptions<Row>): AsyncGenerator<TrackedEnvelope<FeedEvent<Row>>> {
+  const { log, hub, table, signal } = options;
+  let cursor = seqOf(options.lastEventId);
+  if (cursor === null) {
+    cursor = hub.published;
+    yield tracked(String(cursor), { type: "ready", seq: cursor });
+  } else if (cursor > hub.published || !log.reaches(cursor)) {
+    const seq = hub.published;
+    const reason =
+      cursor > hub.published
+        ? `lastEventId ${cursor} is ahead of this room's log (${seq})`
+        : `the change log no longer reaches back to ${cursor}; reload and resume from ${seq}`;
+    cursor = seq;
+    yield tracked(String(seq), { type: "resync", seq, reason });
+  }
+  while (!signal.aborted) {
+    // Read only what has been published, and remember how far that was: commits
+    // published while this generator was suspended at a yield are read next round.
+    const upTo = hub.published;
+    const page = log.since(cursor, CHANGE_FEED_PAGE, upTo);
+    for (const change of page) {
+      if (change.table === table) {
+        const row = change.op === "delete" ? null : options.readRow(change.pk);
+        yield tracked(String(change.seq), { type: "change", seq: change.seq, table, op: change.op, id: change.pk, row });
+      }
+      cursor = change.seq;
+    }
+    if (page.length === CHANGE_FEED_PAGE) continue;
+    cursor = Math.max(cursor, upTo);
+    if (hub.published > cursor) continue;
+    if (!(await hub.next(signal))) return;
+  }
+}
+
+export interface LiveQueryOptions<Result> {
+  log: ChangeLog;
+  hub: CommitHub;
+  /** Tables the query reads; commits touching none of them cause no push. */
+  tables: readonly string[];
+  run: () => Result;
+  lastEventId: string | null | undefined;
+  signal: AbortSignal;
+}
+
+/**
+ * The query's result now (unless the client's `lastEventId` shows it is
+ * current), then again after each commit that touches `tables` — at most one
+ * push per commit.
+ */
+export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): AsyncGenerator<TrackedEnvelope<Result>> {
+  const { log, hub, tables, signal } = options;
+  const seen = seqOf(options.lastEventId);
+  let version = hub.published;
+  const current = seen !== null && seen <= version && log.reaches(seen) && !intersects(log.tablesChanged(seen, version), tables);
+  if (!current) yield tracked(String(version), options.run());
+  while (!signal.aborted) {
+    // Commits published while suspended at a yield are caught here, not lost.
+    if (hub.published === version && !(await hub.next(signal))) return;
+    const upTo = hub.published;
+    const changed = !log.reaches(version) || intersects(log.tablesChanged(version, upTo), tables);
+    version = upTo;
+    if (changed) yield tracked(String(upTo), options.run());
+  }
+}
+
+function intersects(changed: ReadonlySet<string>, tables: readonly string[]): boolean {
+  return tables.some((table) => changed.has(table));
+}

@@ -1,0 +1,180 @@
+/**
+ * The seed's JSON protocol on the room socket (docs/seed-protocol.md):
+ * `{action:"rpc", method, payload?, requestId?}`, `{action:"ping"}`,
+ * `{action:"subscribe"|"unsubscribe", table}`. Methods map onto the same tRPC
+ * procedures, so validation and roles are the same as for tRPC clients.
+ * Used by ws-adapter.ts.
+ */
+import { getTRPCErrorFromUnknown, TRPCError, type TRPCError as TRPCErrorType } from "@trpc/server";
+import { z, ZodError } from "zod";
+import { REPLICATED_TABLES } from "../../schema/replicated";
+import type { FeedEvent } from "../live/feeds";
+import type { RequestId, Sink, StoredSubscription } from "./subscriptions";
+
+/** Seed method → tRPC procedure. Later capabilities add their methods here. */
+export const SEED_METHODS = {
+  createTask: { path: "tasks.create", type: "mutation" },
+  listTasks: { path: "tasks.list", type: "query" },
+  getTask: { path: "tasks.get", type: "query" },
+  updateTask: { path: "tasks.update", type: "mutation" },
+  completeTask: { path: "tasks.complete", type: "mutation" },
+  deleteTask: { path: "tasks.delete", type: "mutation" },
+} as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
+
+export type SeedMethod = keyof typeof SEED_METHODS;
+
+const requestId = z.union([z.string().max(128), z.number()]).optional();
+const table = z.string().max(64);
+
+const seedFrame = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("rpc"), method: z.string().max(64), payload: z.unknown().optional(), requestId }),
+  z.object({ action: z.literal("ping"), requestId }),
+  z.object({ action: z.literal("subscribe"), table, requestId }),
+  z.object({ action: z.literal("unsubscribe"), table, requestId }),
+]);
+
+/** An error as the seed protocol sends it. */
+export interface SeedError {
+  code: string;
+  message: string;
+  /** The offending field of an invalid payload, e.g. "title". */
+  field?: string;
+}
+
+/** Every frame the room sends to a seed-protocol client. */
+export type SeedDown =
+  | { type: "rpc_result"; method: string; requestId: RequestId | null; data: unknown }
+  | { type: "rpc_error"; method: string; requestId: RequestId | null; error: SeedError }
+  | { type: "pong"; requestId?: RequestId }
+  | { type: "subscribed"; table: string; seq: number; requestId: RequestId | null }
+  | { type: "unsubscribed"; table: string; requestId: RequestId | null }
+  | { type: "error"; requestId: RequestId | null; error: SeedError }
+  | { event: "update"; table: string; action: "added" | "modified" | "deleted"; row: unknown; seq: number }
+  | { event: "resync"; table: string; seq: number; reason: string };
+
+/** What the seed handler may do in the room. */
+export interface SeedApi {
+  call(path: string, type: "query" | "mutation", input: unknown): Promise<unknown>;
+  subscribe(subscription: StoredSubscription): Promise<void>;
+  unsubscribe(id: RequestId): boolean;
+}
+
+/** True for frames of the seed protocol (tRPC frames never carry `action`). */
+export function isSeedFrame(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && "action" in value;
+}
+
+function send(ws: WebSocket, frame: SeedDown): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // Closed under us.
+  }
+}
+
+/** Turns any error into the seed protocol's error shape, naming the field of a validation error. */
+export function seedError(cause: unknown): SeedError {
+  const error: TRPCErrorType = getTRPCErrorFromUnknown(cause);
+  if (error.cause instanceof ZodError) {
+    const issue = error.cause.issues[0];
+    const field = issue?.path.join(".") || undefined;
+    return {
+      code: "BAD_REQUEST",
+      message: issue ? `${field ? `${field}: ` : ""}${issue.message}` : error.message,
+      ...(field ? { field } : {}),
+    };
+  }
+  return { code: error.code, message: error.message };
+}
+
+const TABLES = new Set<string>(REPLICATED_TABLES.map((definition) => definition.name));
+
+const seedId = (tableName: string) => `seed:${tableName}`;
+
+export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown>, api: SeedApi): Promise<void> {
+  const echoed = typeof raw["requestId"] === "string" || typeof raw["requestId"] === "number" ? (raw["requestId"] as RequestId) : null;
+  const parsed = seedFrame.safeParse(raw);
+  if (!parsed.success) {
+    const known = ["rpc", "ping", "subscribe", "unsubscribe"].includes(String(raw["action"]));
+    const issue = parsed.error.issues[0];
+    send(ws, {
+      type: "error",
+      requestId: echoed,
+      error: known
+        ? {
+            code: "BAD_REQUEST",
+            message: `${issue?.path.join(".") ?? "frame"}: ${issue?.message ?? "invalid"}`,
+            field: issue?.path.join(".") ?? "",
+          }
+        : { code: "UNKNOWN_ACTION", message: `unknown action "${String(raw["action"])}"; use rpc, ping, subscribe or unsubscribe` },
+    });
+    return;
+  }
+  const frame = parsed.data;
+  const id = frame.requestId ?? null;
+  switch (frame.action) {
+    case "ping":
+      send(ws, frame.requestId === undefined ? { type: "pong" } : { type: "pong", requestId: frame.requestId });
+      return;
+    case "rpc": {
+      const target = Object.hasOwn(SEED_METHODS, frame.method) ? SEED_METHODS[frame.method as SeedMethod] : undefined;
+      if (!target) {
+        send(ws, {
+          type: "rpc_error",
+          method: frame.method,
+          requestId: id,
+          error: { code: "UNKNOWN_METHOD", message: `unknown method "${frame.method}"; known: ${Object.keys(SEED_METHODS).join(", ")}` },
+        });
+        return;
+      }
+      try {
+        const data = await api.call(target.path, target.type, frame.payload);
+        send(ws, { type: "rpc_result", method: frame.method, requestId: id, data });
+      } catch (cause) {
+        send(ws, { type: "rpc_error", method: frame.method, requestId: id, error: seedError(cause) });
+      }
+      return;
+    }
+    case "subscribe": {
+      if (!TABLES.has(frame.table)) {
+        send(ws, {
+          type: "rpc_error",
+          method: "subscribe",
+          requestId: id,
+          error: { code: "NOT_FOUND", message: `no table "${frame.table}"; known: ${[...TABLES].join(", ")}`, field: "table" },
+        });
+        return;
+      }
+      await api.subscribe({
+        id: seedId(frame.table),
+        path: `${frame.table}.changes`,
+        kind: "seed",
+        ...(frame.requestId === undefined ? {} : { requestId: frame.requestId }),
+      });
+      return;
+    }
+    case "unsubscribe":
+      api.unsubscribe(seedId(frame.table));
+      send(ws, { type: "unsubscribed", table: frame.table, requestId: id });
+      return;
+  }
+}
+
+const ACTIONS = { insert: "added", update: "modified", delete: "deleted" } as const;
+
+/** Frames a table's change feed for a seed-protocol client. */
+export function seedSink(ws: WebSocket, subscription: StoredSubscription): Sink {
+  const tableName = subscription.path.replace(/\.changes$/, "");
+  const requestId = subscription.requestId ?? null;
+  return {
+    started: () => undefined,
+    data: (value) => {
+      const [, event] = value as [string, FeedEvent<unknown>];
+      if (event.type === "ready") send(ws, { type: "subscribed", table: tableName, seq: event.seq, requestId });
+      else if (event.type === "resync") send(ws, { event: "resync", table: tableName, seq: event.seq, reason: event.reason });
+      else send(ws, { event: "update", table: tableName, action: ACTIONS[event.op], row: event.row ?? { id: event.id }, seq: event.seq });
+    },
+    error: (error: TRPCError) => send(ws, { type: "rpc_error", method: "subscribe", requestId, error: seedError(error) }),
+    stopped: () => undefined,
+  };
+}

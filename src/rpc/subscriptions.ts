@@ -1,0 +1,241 @@
+/**
+ * Subscriptions as data. Each one is stored in its socket's attachment as
+ * `{ id, path, input, kind }` and its live generator is only a cache: when the
+ * room wakes from hibernation, `resume` re-creates every stored subscription
+ * from where the room's log stands, so clients notice nothing. Used by the
+ * tRPC and seed-protocol adapters; `Sink` decides how events are framed.
+ */
+import { callTRPCProcedure, getTRPCErrorFromUnknown, TRPCError, type AnyRouter, type inferRouterContext } from "@trpc/server";
+import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
+import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../lib/limits";
+
+export type RequestId = number | string;
+
+/** Which wire protocol a subscription's events are framed for. */
+export type SubscriptionKind = "trpc" | "seed";
+
+/** A subscription as stored in the socket attachment. `input` is the raw input as received (before deserializing). */
+export interface StoredSubscription {
+  id: RequestId;
+  path: string;
+  input?: unknown;
+  kind: SubscriptionKind;
+  /** The seed protocol's `requestId` of the subscribe frame, echoed in its acknowledgement. */
+  requestId?: RequestId | undefined;
+}
+
+/** Where a subscription's events go. */
+export interface Sink {
+  started(): void;
+  data(value: unknown): void;
+  error(cause: TRPCError): void;
+  stopped(): void;
+}
+
+export interface SubscriptionOptions<TRouter extends AnyRouter> {
+  router: TRouter;
+  /** Deserializes a stored raw input of the given kind (superjson for tRPC, plain JSON for seed). */
+  deserialize(kind: SubscriptionKind, input: unknown): unknown;
+  /** The socket's stored subscriptions. */
+  stored(ws: WebSocket): readonly StoredSubscription[];
+  /** Replaces the socket's stored subscriptions (writes the attachment). */
+  store(ws: WebSocket, subscriptions: StoredSubscription[]): void;
+  /** Builds the sink for a subscription on a socket. */
+  sink(ws: WebSocket, subscription: StoredSubscription): Sink;
+  /** The event id a subscription resumes from after the room wakes (the current seq). */
+  resumeEventId(): string;
+}
+
+type Live = Map<RequestId, AbortController>;
+
+export function createSubscriptions<TRouter extends AnyRouter>(options: SubscriptionOptions<TRouter>) {
+  const live = new WeakMap<WebSocket, Live>();
+
+  function liveOf(ws: WebSocket): Live {
+    let map = live.get(ws);
+    if (!map) live.set(ws, (map = new Map()));
+    return map;
+  }
+
+  function forget(ws: WebSocket, id: RequestId): void {
+    live.get(ws)?.delete(id);
+    const stored = options.stored(ws);
+    if (stored.some((subscription) => subscription.id === id)) {
+      options.store(
+        ws,
+        stored.filter((subscription) => subscription.id !== id),
+      );
+    }
+  }
+
+  /** Checks that one more subscription fits on this socket; returns the problem, if any. */
+  function admissible(ws: WebSocket, subscription: StoredSubscription): TRPCError | null {
+    const stored = options.stored(ws);
+    if (stored.some((existing) => existing.id === subscription.id) || live.get(ws)?.has(subscription.id)) {
+      return new TRPCError({ code: "BAD_REQUEST", message: `duplicate subscription id ${subscription.id}` });
+    }
+    if (stored.length >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+      return new TRPCError({
+        code: "TOO_MANY_REQUESTS",
+        message: `a socket may hold at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions; stop one first`,
+      });
+    }
+    if (String(subscription.id).length > MAX_SUBSCRIPTION_ID_CHARS) {
+      return new TRPCError({ code: "BAD_REQUEST", message: `subscription id is longer than ${MAX_SUBSCRIPTION_ID_CHARS} characters` });
+    }
+    if (JSON.stringify(subscription.input ?? null).length > MAX_SUBSCRIPTION_INPUT_BYTES) {
+      return new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: `subscription input exceeds ${MAX_SUBSCRIPTION_INPUT_BYTES} bytes` });
+    }
+    return null;
+  }
+
+  /**
+   * Starts (or, with `resumed`, restarts after a wake) a subscription. Errors
+   * before the first event go to the sink; a started subscription is stored.
+   */
+  async function start(
+    ws: WebSocket,
+    subscription: StoredSubscription,
+    ctx: inferRouterContext<TRouter>,
+    lastEventId: string | undefined,
+    resumed: boolean,
+  ): Promise<void> {
+    const sink = options.sink(ws, subscription);
+    if (!resumed) {
+      const problem = admissible(ws, subscription);
+      if (problem) {
+        sink.error(problem);
+        return;
+      }
+    }
+    const abort = new AbortController();
+    liveOf(ws).set(subscription.id, abort);
+    let input: unknown;
+    let result: unknown;
+    try {
+      input = options.deserialize(subscription.kind, subscription.input);
+      if (lastEventId !== undefined) {
+        input = isPlainObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
+      }
+      result = await callTRPCProcedure({
+        router: options.router,
+        path: subscription.path,
+        getRawInput: async () => input,
+        ctx,
+        type: "subscription",
+        signal: abort.signal,
+        batchIndex: 0,
+      });
+      if (!isAsyncIterable(result) && !isObservable(result)) {
+        throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `subscription "${subscription.path}" returned no stream` });
+      }
+      // Throws when the socket's attachment would exceed its size limit.
+      if (!resumed) options.store(ws, [...options.stored(ws), subscription]);
+    } catch (cause) {
+      abort.abort();
+      forget(ws, subscription.id);
+      sink.error(getTRPCErrorFromUnknown(cause));
+      return;
+    }
+    if (abort.signal.aborted) return;
+    if (!resumed) sink.started();
+    const stream = isObservable(result) ? observableToAsyncIterable(result, abort.signal) : result;
+    // Detached on purpose: a subscription outlives the frame that started it.
+    void pump(ws, subscription.id, stream, abort, sink);
+  }
+
+  async function pump(ws: WebSocket, id: RequestId, stream: AsyncIterable<unknown>, abort: AbortController, sink: Sink): Promise<void> {
+    const iterator = stream[Symbol.asyncIterator]();
+    let failed = false;
+    try {
+      while (true) {
+        const next = await nextOrAbort(iterator, abort.signal);
+        if (next === "abort" || next.done) break;
+        sink.data(next.value);
+      }
+    } catch (cause) {
+      if (!abort.signal.aborted) {
+        failed = true;
+        sink.error(getTRPCErrorFromUnknown(cause));
+      }
+    } finally {
+      const closedBySocket = abort.signal.aborted && !live.get(ws)?.has(id);
+      abort.abort();
+      await iterator.return?.().catch(() => undefined);
+      if (!closedBySocket) {
+        forget(ws, id);
+        if (!failed) sink.stopped();
+      }
+    }
+  }
+
+  return {
+    start,
+
+    /** Stops one subscription (client's `subscription.stop` or seed `unsubscribe`). Returns false if unknown. */
+    stop(ws: WebSocket, id: RequestId): boolean {
+      const abort = live.get(ws)?.get(id);
+      if (abort) {
+        abort.abort();
+        return true;
+      }
+      if (options.stored(ws).some((subscription) => subscription.id === id)) {
+        forget(ws, id);
+        return true;
+      }
+      return false;
+    },
+
+    /** Re-creates the stored subscriptions of a socket after the room woke up. */
+    async resume(ws: WebSocket, ctx: inferRouterContext<TRouter>): Promise<void> {
+      const eventId = options.resumeEventId();
+      await Promise.all(
+        options
+          .stored(ws)
+          .map((subscription) => (live.get(ws)?.has(subscription.id) ? undefined : start(ws, subscription, ctx, eventId, true))),
+      );
+    },
+
+    /** Ends a closed socket's subscriptions in memory (its attachment goes with it). */
+    release(ws: WebSocket): void {
+      const map = live.get(ws);
+      if (!map) return;
+      live.delete(ws);
+      for (const abort of map.values()) abort.abort();
+    },
+
+    /** Live subscriptions on a socket. */
+    count(ws: WebSocket): number {
+      return live.get(ws)?.size ?? 0;
+    },
+  };
+}
+
+export type Subscriptions = ReturnType<typeof createSubscriptions>;
+
+/** The next value, or "abort" as soon as the signal fires (without leaking listeners). */
+function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | "abort"> {
+  if (signal.aborted) return Promise.resolve("abort");
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve("abort");
+    signal.addEventListener("abort", onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
