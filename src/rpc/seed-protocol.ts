@@ -5,7 +5,7 @@
  * procedures, so validation and roles are the same as for tRPC clients.
  * Used by ws-adapter.ts.
  */
-import { getTRPCErrorFromUnknown, TRPCError, type TRPCError as TRPCErrorType } from "@trpc/server";
+import { getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
 import { z, ZodError } from "zod";
 import { REPLICATED_TABLES } from "../../schema/replicated";
 import type { FeedEvent } from "../live/feeds";
@@ -74,7 +74,7 @@ function send(ws: WebSocket, frame: SeedDown): void {
 
 /** Turns any error into the seed protocol's error shape, naming the field of a validation error. */
 export function seedError(cause: unknown): SeedError {
-  const error: TRPCErrorType = getTRPCErrorFromUnknown(cause);
+  const error: TRPCError = getTRPCErrorFromUnknown(cause);
   if (error.cause instanceof ZodError) {
     const issue = error.cause.issues[0];
     const field = issue?.path.join(".") || undefined;

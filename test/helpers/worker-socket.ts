@@ -123,8 +123,11 @@ export class RawSocket {
     while (!done()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 50);
+        const timer = setTimeout(resolve, 50);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   }

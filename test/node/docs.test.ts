@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { appRouter } from "../../src/rpc/router";
+import { SEED_METHODS } from "../../src/rpc/seed-protocol";
 
 const root = resolve(import.meta.dirname, "../..");
 const readme = () => readFile(resolve(root, "README.md"), "utf8");
@@ -27,6 +28,15 @@ describe("README", () => {
       .map((match) => `${match[1]} ${match[2]} ${match[3]}`)
       .sort();
     expect(fromReadme).toEqual(fromRouter);
+  });
+
+  it("maps every seed method onto a router procedure of the same type, listed in docs/seed-protocol.md", async () => {
+    const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
+    const doc = await readFile(resolve(root, "docs/seed-protocol.md"), "utf8");
+    for (const [method, target] of Object.entries(SEED_METHODS)) {
+      expect(procedures[target.path]?._def.type, method).toBe(target.type);
+      expect(doc).toMatch(new RegExp(`\\| \`${method}\`\\s*\\| \`${target.path.replace(".", "\\.")}\``));
+    }
   });
 
   it("shows the compiled quick-start example verbatim", async () => {
