@@ -21,7 +21,15 @@ export default defineConfig(async () => {
               miniflare: {
                 // Override anything a local .dev.vars provides, so tests see the
                 // deployable configuration plus a test secret.
-                bindings: { AUTH_SECRET: TEST_AUTH_SECRET, DEV_TOKENS: "false", TEST_MIGRATIONS: migrations },
+                // Short cursor/presence TTLs let expiry tests run in real time; the
+                // documented defaults (30 s / 60 s) are covered by unit tests.
+                bindings: {
+                  AUTH_SECRET: TEST_AUTH_SECRET,
+                  DEV_TOKENS: "false",
+                  CURSOR_TTL_MS: "2000",
+                  PRESENCE_TTL_MS: "3000",
+                  TEST_MIGRATIONS: migrations,
+                },
               },
             }),
           ],

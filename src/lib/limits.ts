@@ -58,3 +58,37 @@ export const CHANGE_FEED_PAGE = 500;
 /** Default and largest row count of a live query. */
 export const DEFAULT_LIVE_LIMIT = 100;
 export const MAX_LIVE_LIMIT = 500;
+
+/** Default time to live of a cursor (the product documentation: 30 s). Override with CURSOR_TTL_MS. */
+export const CURSOR_TTL_MS = 30_000;
+
+/** Default time to live of a presence entry (the product documentation: 60 s). Override with PRESENCE_TTL_MS. */
+export const PRESENCE_TTL_MS = 60_000;
+
+/** Bounds for configured cursor/presence TTLs and for `memory.set`'s `ttlMs`: 1 s to 24 h. */
+export const MIN_MEMORY_TTL_MS = 1_000;
+export const MAX_MEMORY_TTL_MS = 24 * 3600 * 1000;
+
+/** Default `ttlMs` of `memory.set`. */
+export const DEFAULT_MEMORY_TTL_MS = 60_000;
+
+/** Largest cursor position (serialized JSON); cursors are kept in the 16 KiB socket attachment. */
+export const MAX_CURSOR_BYTES = 1_024;
+
+/** Largest presence status (serialized JSON); kept in the socket attachment too. */
+export const MAX_PRESENCE_BYTES = 2_048;
+
+/** Largest `memory.set` value (serialized JSON). */
+export const MAX_MEMORY_VALUE_BYTES = 64 * 1024;
+
+/** Longest `memory.set` key, in characters. */
+export const MAX_MEMORY_KEY_CHARS = 256;
+
+/** Most memory-store entries per room (all kinds); beyond it the least recently used is evicted. */
+export const MAX_MEMORY_ENTRIES = 10_000;
+
+/** Most memory-store bytes per room (keys + serialized values); a room has ~128 MB of memory in all. */
+export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
+
+/** Expiry sweeps are rounded up to this granularity, so scattered expiries share one alarm. */
+export const MEMORY_SWEEP_GRANULARITY_MS = 1_000;

@@ -13,6 +13,8 @@ export const ATTACHMENT_VERSION = 1;
 /** Serialized attachments above this are refused; the platform caps them at 16,384 bytes. */
 const MAX_ATTACHMENT_BYTES = 16_000;
 
+const remembered = z.object({ value: z.unknown(), updatedAt: z.number() }).nullable().default(null);
+
 const attachmentSchema = z.object({
   v: z.literal(ATTACHMENT_VERSION),
   room: z.string(),
@@ -20,6 +22,9 @@ const attachmentSchema = z.object({
   connectionParams: z.record(z.string(), z.string()).nullable(),
   awaitingConnectionParams: z.boolean(),
   connectedAt: z.number(),
+  /** The socket user's cursor and presence, rebuilt into the memory store when the room wakes. */
+  cursor: remembered,
+  presence: remembered,
   /** Subscriptions of this socket, re-created when the room wakes (src/rpc/subscriptions.ts). */
   subs: z
     .array(

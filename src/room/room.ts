@@ -3,7 +3,8 @@
  * migrates the schema and installs the change-log triggers, accepts
  * hibernatable WebSockets, hands their frames to the WebSocket adapter with a
  * context built from the socket attachment, and announces each commit to live
- * subscriptions. On wake it resumes the subscriptions stored in attachments.
+ * subscriptions. On wake it rebuilds cursors and presence and resumes the
+ * subscriptions stored in attachments. One storage alarm runs background duties.
  */
 import { DurableObject } from "cloudflare:workers";
 import { drizzle, type DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
@@ -14,10 +15,13 @@ import { jsonError } from "../lib/json-response";
 import type { RoomName } from "../lib/room-name";
 import { ChangeLog } from "../live/change-log";
 import { CommitHub } from "../live/commit-hub";
+import { memoryLimitsFrom } from "../presence/memory-config";
+import { MemoryStore } from "../presence/memory-store";
 import type { RoomContext } from "../rpc/context";
 import { appRouter } from "../rpc/router";
 import { createWsAdapter, type WsAdapter } from "../rpc/ws-adapter";
 import { TaskStore } from "../tasks/task-store";
+import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, writeAttachment, type Attachment } from "./attachment";
 import { parseConnectRequest } from "./connect-request";
 
@@ -26,6 +30,8 @@ export class Room extends DurableObject<Env> {
   readonly #log: ChangeLog;
   readonly #tasks: TaskStore;
   readonly #rpc: WsAdapter;
+  readonly #memory: MemoryStore;
+  readonly #alarms: AlarmScheduler;
   #hub!: CommitHub;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -33,6 +39,10 @@ export class Room extends DurableObject<Env> {
     this.#db = drizzle(ctx.storage);
     this.#log = new ChangeLog(ctx.storage.sql);
     this.#tasks = new TaskStore(this.#db);
+    this.#memory = new MemoryStore(memoryLimitsFrom(env as unknown as Record<string, unknown>));
+    this.#alarms = new AlarmScheduler(ctx.storage, [
+      { name: "memory expiry", nextDue: () => this.#memory.nextSweep(), run: () => void this.#memory.sweep() },
+    ]);
     // tRPC keep-alive pings are answered by the runtime without waking the room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("PING", "PONG"));
     this.#rpc = createWsAdapter({
@@ -41,7 +51,7 @@ export class Room extends DurableObject<Env> {
         const attachment = readAttachment(ws);
         if (!attachment) return null;
         return {
-          context: this.#context(attachment),
+          context: this.#context(ws, attachment),
           awaitingConnectionParams: attachment.awaitingConnectionParams,
           expiresAt: attachment.identity.expiresAt,
           subscriptions: attachment.subs,
@@ -56,19 +66,39 @@ export class Room extends DurableObject<Env> {
       await migrate(this.#db, migrations);
       this.#log.installTriggers(REPLICATED_TABLES.map((table) => table.name));
       this.#hub = new CommitHub(this.#log);
-      // After hibernation the sockets are still open and their clients still subscribed.
-      await Promise.all(ctx.getWebSockets().map((ws) => this.#rpc.resume(ws)));
+      // After hibernation the sockets are still open: their users are still here
+      // and their clients still subscribed.
+      const sockets = ctx.getWebSockets();
+      for (const ws of sockets) this.#restoreMemory(ws);
+      await Promise.all(sockets.map((ws) => this.#rpc.resume(ws)));
+      await this.#alarms.load();
     });
   }
 
-  #context(attachment: Attachment): RoomContext {
+  #context(ws: WebSocket, attachment: Attachment): RoomContext {
     return {
       room: attachment.room as RoomName,
       identity: attachment.identity,
       connectionParams: attachment.connectionParams,
       tasks: this.#tasks,
       live: { log: this.#log, hub: this.#hub },
+      memory: this.#memory,
+      socket: { remember: (state) => this.#update(ws, state) },
     };
+  }
+
+  #restoreMemory(ws: WebSocket): void {
+    const attachment = readAttachment(ws);
+    if (!attachment) return;
+    const user = attachment.identity.sub;
+    if (attachment.cursor) this.#memory.restore("cursor", user, attachment.cursor.value, attachment.cursor.updatedAt);
+    if (attachment.presence) this.#memory.restore("presence", user, attachment.presence.value, attachment.presence.updatedAt);
+  }
+
+  /** After any event: announce what it committed and keep the alarm in step. */
+  async #settle(): Promise<void> {
+    this.#hub.publish();
+    await this.#alarms.schedule();
   }
 
   #update(ws: WebSocket, fields: Partial<Attachment>): void {
@@ -89,6 +119,8 @@ export class Room extends DurableObject<Env> {
       connectionParams: null,
       awaitingConnectionParams: connect.connectionParams,
       connectedAt: Date.now(),
+      cursor: null,
+      presence: null,
       subs: [],
     });
     return new Response(null, { status: 101, webSocket: client });
@@ -97,11 +129,16 @@ export class Room extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     await this.#rpc.message(ws, message);
     // One announcement per event: everything this frame wrote is one commit.
-    this.#hub.publish();
+    await this.#settle();
+  }
+
+  override async alarm(): Promise<void> {
+    await this.#alarms.fire();
+    await this.#settle();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.#rpc.close(ws);
+    this.#release(ws);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
@@ -110,6 +147,17 @@ export class Room extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    this.#release(ws);
+  }
+
+  /** Ends a socket's subscriptions; when it was its user's last socket, the user leaves. */
+  #release(ws: WebSocket): void {
     this.#rpc.close(ws);
+    const user = readAttachment(ws)?.identity.sub;
+    if (user === undefined) return;
+    const stillHere = this.ctx
+      .getWebSockets()
+      .some((other) => other !== ws && other.readyState === WebSocket.OPEN && readAttachment(other)?.identity.sub === user);
+    if (!stillHere) this.#memory.removeUser(user);
   }
 }

@@ -6,7 +6,14 @@ import type { Identity } from "../auth/identity";
 import type { ChangeLog } from "../live/change-log";
 import type { CommitHub } from "../live/commit-hub";
 import type { RoomName } from "../lib/room-name";
+import type { MemoryStore } from "../presence/memory-store";
 import type { TaskStore } from "../tasks/task-store";
+
+/** Ephemeral state a socket remembers in its attachment, so it survives hibernation. */
+export interface RememberedState {
+  cursor?: { value: unknown; updatedAt: number };
+  presence?: { value: unknown; updatedAt: number };
+}
 
 export interface RoomContext {
   /** The room this call runs in. */
@@ -18,4 +25,8 @@ export interface RoomContext {
   tasks: TaskStore;
   /** The change log and commit announcements behind feeds and live queries. */
   live: { log: ChangeLog; hub: CommitHub };
+  /** Cursors, presence and cache entries (never SQLite). */
+  memory: MemoryStore;
+  /** The calling WebSocket, when there is one (not for service calls). */
+  socket: { remember(state: RememberedState): void } | null;
 }

@@ -3,12 +3,16 @@
  * Public: `AppRouter` is the type clients import.
  */
 import { router } from "./init";
+import { memoryRouter } from "./memory-router";
+import { presenceRouter } from "./presence-router";
 import { sessionRouter } from "./session-router";
 import { tasksRouter } from "./tasks-router";
 
 export const appRouter = router({
   session: sessionRouter,
   tasks: tasksRouter,
+  presence: presenceRouter,
+  memory: memoryRouter,
 });
 
 /** The type of the room's API. Import it as a type only. */

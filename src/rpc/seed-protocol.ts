@@ -9,6 +9,7 @@ import { getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
 import { z, ZodError } from "zod";
 import { REPLICATED_TABLES } from "../../schema/replicated";
 import type { FeedEvent } from "../live/feeds";
+import type { PresenceWatchEvent } from "./presence-router";
 import type { RequestId, Sink, StoredSubscription } from "./subscriptions";
 
 /** Seed method → tRPC procedure. Later capabilities add their methods here. */
@@ -19,6 +20,10 @@ export const SEED_METHODS = {
   updateTask: { path: "tasks.update", type: "mutation" },
   completeTask: { path: "tasks.complete", type: "mutation" },
   deleteTask: { path: "tasks.delete", type: "mutation" },
+  setCursor: { path: "presence.setCursor", type: "mutation" },
+  getCursors: { path: "presence.getCursors", type: "query" },
+  setPresence: { path: "presence.setPresence", type: "mutation" },
+  getPresence: { path: "presence.getPresence", type: "query" },
 } as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
 
 export type SeedMethod = keyof typeof SEED_METHODS;
@@ -50,12 +55,24 @@ export type SeedDown =
   | { type: "unsubscribed"; table: string; requestId: RequestId | null }
   | { type: "error"; requestId: RequestId | null; error: SeedError }
   | { event: "update"; table: string; action: "added" | "modified" | "deleted"; row: unknown; seq: number }
-  | { event: "resync"; table: string; seq: number; reason: string };
+  | { event: "resync"; table: string; seq: number; reason: string }
+  | { event: "memory_update"; type: "cursors" | "presence"; data: MemoryUpdate };
+
+/** A cursor or presence change pushed to seed-protocol sockets. */
+export interface MemoryUpdate {
+  change: "join" | "update" | "leave" | "expire" | "evict";
+  userId: string;
+  position?: unknown;
+  status?: unknown;
+  updatedAt: number;
+}
 
 /** What the seed handler may do in the room. */
 export interface SeedApi {
   call(path: string, type: "query" | "mutation", input: unknown): Promise<unknown>;
   subscribe(subscription: StoredSubscription): Promise<void>;
+  /** Whether the socket already holds a subscription with this id. */
+  subscribed(id: RequestId): boolean;
   unsubscribe(id: RequestId): boolean;
 }
 
@@ -91,6 +108,9 @@ const TABLES = new Set<string>(REPLICATED_TABLES.map((definition) => definition.
 
 const seedId = (tableName: string) => `seed:${tableName}`;
 
+/** Every seed-protocol socket gets cursor and presence pushes through this subscription. */
+const MEMORY_SUBSCRIPTION: StoredSubscription = { id: "seed:memory", path: "presence.watch", kind: "seed" };
+
 export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown>, api: SeedApi): Promise<void> {
   const echoed = typeof raw["requestId"] === "string" || typeof raw["requestId"] === "number" ? (raw["requestId"] as RequestId) : null;
   const parsed = seedFrame.safeParse(raw);
@@ -112,6 +132,8 @@ export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown
   }
   const frame = parsed.data;
   const id = frame.requestId ?? null;
+  // A socket speaking the seed protocol hears every cursor and presence change.
+  if (!api.subscribed(MEMORY_SUBSCRIPTION.id)) await api.subscribe(MEMORY_SUBSCRIPTION);
   switch (frame.action) {
     case "ping":
       send(ws, frame.requestId === undefined ? { type: "pong" } : { type: "pong", requestId: frame.requestId });
@@ -162,8 +184,9 @@ export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown
 
 const ACTIONS = { insert: "added", update: "modified", delete: "deleted" } as const;
 
-/** Frames a table's change feed for a seed-protocol client. */
+/** Frames a table's change feed, or cursor and presence changes, for a seed-protocol client. */
 export function seedSink(ws: WebSocket, subscription: StoredSubscription): Sink {
+  if (subscription.path === MEMORY_SUBSCRIPTION.path) return memorySink(ws);
   const tableName = subscription.path.replace(/\.changes$/, "");
   const requestId = subscription.requestId ?? null;
   return {
@@ -175,6 +198,22 @@ export function seedSink(ws: WebSocket, subscription: StoredSubscription): Sink 
       else send(ws, { event: "update", table: tableName, action: ACTIONS[event.op], row: event.row ?? { id: event.id }, seq: event.seq });
     },
     error: (error: TRPCError) => send(ws, { type: "rpc_error", method: "subscribe", requestId, error: seedError(error) }),
+    stopped: () => undefined,
+  };
+}
+
+function memorySink(ws: WebSocket): Sink {
+  return {
+    started: () => undefined,
+    data: (value) => {
+      const event = value as PresenceWatchEvent;
+      if (event.type !== "change") return;
+      const data: MemoryUpdate = { change: event.change, userId: event.userId, updatedAt: event.updatedAt };
+      if (event.kind === "cursor") data.position = event.value;
+      else data.status = event.value;
+      send(ws, { event: "memory_update", type: event.kind === "cursor" ? "cursors" : "presence", data });
+    },
+    error: (error: TRPCError) => send(ws, { type: "error", requestId: null, error: seedError(error) }),
     stopped: () => undefined,
   };
 }

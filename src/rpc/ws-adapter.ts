@@ -198,6 +198,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         await handleSeedFrame(ws, parsed, {
           call: (path, type, input) => call(session.context, path, type, input),
           subscribe: (subscription) => subscriptions.start(ws, subscription, session.context, undefined, false),
+          subscribed: (id) => (options.session(ws)?.subscriptions ?? []).some((subscription) => subscription.id === id),
           unsubscribe: (id) => subscriptions.stop(ws, id),
         });
         return;
