@@ -3,12 +3,14 @@
  * into the room's table (integer `id` primary key) and its D1 replica twin
  * (`room_id` first in the primary key and in every index). Used by schema/*.ts.
  */
-import { index, integer, primaryKey, sqliteTable, text, type SQLiteColumnBuilderBase } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteColumnBuilderBase } from "drizzle-orm/sqlite-core";
 
 /** An index on a replicated table, named without the table prefix. */
 export interface IndexSpec<TKey extends string> {
   readonly name: string;
   readonly columns: readonly [TKey, ...TKey[]];
+  /** A unique index (in the replica: unique per room). */
+  readonly unique?: boolean;
 }
 
 /**
@@ -32,12 +34,14 @@ export function replicatedTable<TName extends string, TColumns extends Record<st
   const room = sqliteTable(name, { id: integer("id").primaryKey({ autoIncrement: true }), ...columns() }, (t) =>
     indexes.map((spec) => {
       const [first, ...rest] = spec.columns.map((column) => t[column]);
-      return index(`${name}_${spec.name}_idx`).on(first!, ...rest);
+      return (spec.unique ? uniqueIndex : index)(`${name}_${spec.name}_idx`).on(first!, ...rest);
     }),
   );
   const replica = sqliteTable(name, { room_id: text("room_id").notNull(), id: integer("id").notNull(), ...columns() }, (t) => [
     primaryKey({ columns: [t.room_id, t.id] }),
-    ...indexes.map((spec) => index(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column]))),
+    ...indexes.map((spec) =>
+      (spec.unique ? uniqueIndex : index)(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column])),
+    ),
   ]);
   return { name, room, replica } as const;
 }

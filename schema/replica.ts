@@ -3,6 +3,8 @@
  * primary key and index. drizzle-kit reads this file (DB_TARGET=replica) and
  * writes migrations to migrations/ for `wrangler d1 migrations apply`.
  */
+import { debouncedState as debouncedTables } from "./debounced-state";
 import { tasks as tasksTables } from "./tasks";
 
 export const tasks = tasksTables.replica;
+export const debouncedState = debouncedTables.replica;

@@ -92,3 +92,26 @@ export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** Expiry sweeps are rounded up to this granularity, so scattered expiries share one alarm. */
 export const MEMORY_SWEEP_GRANULARITY_MS = 1_000;
+
+/** Largest debounced value (serialized JSON): the product documentation's 100 KB. */
+export const MAX_DEBOUNCED_VALUE_BYTES = 100_000;
+
+/** Most bytes of debounced values awaiting their flush, per room. */
+export const MAX_DEBOUNCED_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** Longest debounced key, in characters. */
+export const MAX_DEBOUNCED_KEY_CHARS = 256;
+
+/** Default flush interval of a debounced key (the product documentation: 1 s). */
+export const DEFAULT_DEBOUNCE_INTERVAL_MS = 1_000;
+
+/** Bounds of a per-key flush interval: 100 ms to 60 s. */
+export const MIN_DEBOUNCE_INTERVAL_MS = 100;
+export const MAX_DEBOUNCE_INTERVAL_MS = 60_000;
+
+/**
+ * The alarm behind debounced flushes fires this long after a value was due: the
+ * in-memory timer normally flushes first, so the alarm (a storage write to set)
+ * is moved rarely — about once per this period while values keep coming.
+ */
+export const DEBOUNCE_ALARM_GRACE_MS = 5_000;

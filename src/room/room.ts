@@ -11,7 +11,9 @@ import { drizzle, type DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlit
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "../../drizzle/migrations.js";
 import { REPLICATED_TABLES } from "../../schema/replicated";
+import { DebouncedWriter } from "../debounce/debounced-writer";
 import { jsonError } from "../lib/json-response";
+import { DEBOUNCE_ALARM_GRACE_MS } from "../lib/limits";
 import type { RoomName } from "../lib/room-name";
 import { ChangeLog } from "../live/change-log";
 import { CommitHub } from "../live/commit-hub";
@@ -31,6 +33,7 @@ export class Room extends DurableObject<Env> {
   readonly #tasks: TaskStore;
   readonly #rpc: WsAdapter;
   readonly #memory: MemoryStore;
+  readonly #debounced: DebouncedWriter;
   readonly #alarms: AlarmScheduler;
   #hub!: CommitHub;
 
@@ -40,8 +43,17 @@ export class Room extends DurableObject<Env> {
     this.#log = new ChangeLog(ctx.storage.sql);
     this.#tasks = new TaskStore(this.#db);
     this.#memory = new MemoryStore(memoryLimitsFrom(env as unknown as Record<string, unknown>));
+    this.#debounced = new DebouncedWriter(this.#db, () => void this.#settle());
     this.#alarms = new AlarmScheduler(ctx.storage, [
       { name: "memory expiry", nextDue: () => this.#memory.nextSweep(), run: () => void this.#memory.sweep() },
+      {
+        name: "debounced flush",
+        nextDue: () => {
+          const due = this.#debounced.nextDue();
+          return due === null ? null : due + DEBOUNCE_ALARM_GRACE_MS;
+        },
+        run: () => void this.#debounced.flush({ dueOnly: true }),
+      },
     ]);
     // tRPC keep-alive pings are answered by the runtime without waking the room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("PING", "PONG"));
@@ -83,6 +95,7 @@ export class Room extends DurableObject<Env> {
       tasks: this.#tasks,
       live: { log: this.#log, hub: this.#hub },
       memory: this.#memory,
+      debounced: this.#debounced,
       socket: { remember: (state) => this.#update(ws, state) },
     };
   }
@@ -138,7 +151,7 @@ export class Room extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.#release(ws);
+    await this.#release(ws);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
@@ -147,17 +160,25 @@ export class Room extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    this.#release(ws);
+    await this.#release(ws);
   }
 
-  /** Ends a socket's subscriptions; when it was its user's last socket, the user leaves. */
-  #release(ws: WebSocket): void {
+  /**
+   * Ends a socket's subscriptions. When it was its user's last socket, the user
+   * leaves; when it was the room's last socket, pending debounced values are written.
+   */
+  async #release(ws: WebSocket): Promise<void> {
     this.#rpc.close(ws);
+    const others = this.ctx.getWebSockets().filter((other) => other !== ws && other.readyState === WebSocket.OPEN);
     const user = readAttachment(ws)?.identity.sub;
-    if (user === undefined) return;
-    const stillHere = this.ctx
-      .getWebSockets()
-      .some((other) => other !== ws && other.readyState === WebSocket.OPEN && readAttachment(other)?.identity.sub === user);
-    if (!stillHere) this.#memory.removeUser(user);
+    if (user !== undefined && !others.some((other) => readAttachment(other)?.identity.sub === user)) this.#memory.removeUser(user);
+    if (others.length === 0) {
+      try {
+        this.#debounced.flush();
+      } catch (error) {
+        console.error("flush on last disconnect failed; values stay pending", error);
+      }
+    }
+    await this.#settle();
   }
 }

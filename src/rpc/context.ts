@@ -3,6 +3,7 @@
  * and the room's features. The room constructs it; procedures only read it.
  */
 import type { Identity } from "../auth/identity";
+import type { DebouncedWriter } from "../debounce/debounced-writer";
 import type { ChangeLog } from "../live/change-log";
 import type { CommitHub } from "../live/commit-hub";
 import type { RoomName } from "../lib/room-name";
@@ -27,6 +28,8 @@ export interface RoomContext {
   live: { log: ChangeLog; hub: CommitHub };
   /** Cursors, presence and cache entries (never SQLite). */
   memory: MemoryStore;
+  /** High-frequency values, persisted at most once per interval per key. */
+  debounced: DebouncedWriter;
   /** The calling WebSocket, when there is one (not for service calls). */
   socket: { remember(state: RememberedState): void } | null;
 }

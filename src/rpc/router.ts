@@ -3,6 +3,7 @@
  * Public: `AppRouter` is the type clients import.
  */
 import { router } from "./init";
+import { debouncedRouter } from "./debounced-router";
 import { memoryRouter } from "./memory-router";
 import { presenceRouter } from "./presence-router";
 import { sessionRouter } from "./session-router";
@@ -13,6 +14,7 @@ export const appRouter = router({
   tasks: tasksRouter,
   presence: presenceRouter,
   memory: memoryRouter,
+  debounced: debouncedRouter,
 });
 
 /** The type of the room's API. Import it as a type only. */

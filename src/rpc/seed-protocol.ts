@@ -24,6 +24,9 @@ export const SEED_METHODS = {
   getCursors: { path: "presence.getCursors", type: "query" },
   setPresence: { path: "presence.setPresence", type: "mutation" },
   getPresence: { path: "presence.getPresence", type: "query" },
+  updateDebounced: { path: "debounced.update", type: "mutation" },
+  flushDebounced: { path: "debounced.flush", type: "mutation" },
+  getDebounced: { path: "debounced.get", type: "query" },
 } as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
 
 export type SeedMethod = keyof typeof SEED_METHODS;

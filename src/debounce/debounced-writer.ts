@@ -1,0 +1,221 @@
+/**
+ * The debounced writer: accepts many updates a second per key, shows each to
+ * watchers at once, and persists each key to `_debounced_state` at most once
+ * per interval — a throttle with a trailing flush, so a key updated without
+ * pause is still written every interval (a reset-on-every-write debounce would
+ * never write). Used by the debounced router; the room gives it the database,
+ * a clock and timers, and flushes it on demand, on last disconnect and from its
+ * alarm.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { EventEmitter } from "node:events";
+import { debouncedState } from "../../schema/room";
+import { DEFAULT_DEBOUNCE_INTERVAL_MS, MAX_DEBOUNCED_PENDING_BYTES } from "../lib/limits";
+
+/** A value awaiting its flush. */
+interface Pending {
+  value: unknown;
+  json: string;
+  bytes: number;
+  updatedBy: string;
+  updatedAt: number;
+  /** When it must be written: the first unflushed update + the key's interval. */
+  dueAt: number;
+}
+
+/** What `debounced.watch` sends. */
+export type DebouncedEvent =
+  { type: "update"; key: string; value: unknown; updatedBy: string; updatedAt: number } | { type: "flush"; keys: string[]; at: number };
+
+/** Event name under which `events` emits each DebouncedEvent. */
+export const DEBOUNCED_EVENT = "debounced";
+
+export interface DebouncedValue {
+  key: string;
+  value: unknown;
+  updatedBy: string;
+  updatedAt: number;
+  /** True while the value has not been written to SQLite yet. */
+  pending: boolean;
+}
+
+export interface DebouncedStats {
+  updatesReceived: number;
+  sqliteWrites: number;
+  /** updatesReceived / sqliteWrites (how many updates each write stood for); null before the first write. */
+  coalescingRatio: number | null;
+  pendingKeys: number;
+  pendingBytes: number;
+  lastFlushAt: number | null;
+  flushErrors: number;
+  lastFlushError: string | null;
+}
+
+/** Timers the writer uses; injected so tests can drive time by hand. */
+export interface Clock {
+  now(): number;
+  setTimer(run: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (run, ms) => setTimeout(run, ms),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export class DebouncedWriteError extends Error {}
+
+const encoder = new TextEncoder();
+
+/** Least wait before retrying a failed flush. */
+const FLUSH_RETRY_MS = 1_000;
+
+export class DebouncedWriter {
+  /** Emits DEBOUNCED_EVENT with a DebouncedEvent for every accepted update and every flush. */
+  readonly events = new EventEmitter().setMaxListeners(0);
+  readonly #pending = new Map<string, Pending>();
+  readonly #intervals = new Map<string, number>();
+  #pendingBytes = 0;
+  #timer: { handle: unknown; at: number } | null = null;
+  #stats = {
+    updatesReceived: 0,
+    sqliteWrites: 0,
+    lastFlushAt: null as number | null,
+    flushErrors: 0,
+    lastFlushError: null as string | null,
+  };
+
+  constructor(
+    private readonly db: DrizzleSqliteDODatabase<Record<string, never>>,
+    /** Called after a flush wrote something (the room announces the commit). */
+    private readonly onFlushed: () => void,
+    private readonly clock: Clock = realClock,
+    private readonly maxPendingBytes = MAX_DEBOUNCED_PENDING_BYTES,
+  ) {}
+
+  /**
+   * Accepts an update: shown to watchers now, written within the key's
+   * interval. `intervalMs` (already validated) changes the key's interval.
+   */
+  update(key: string, value: unknown, updatedBy: string, intervalMs?: number): { key: string; pending: true; flushBy: number } {
+    if (intervalMs !== undefined) this.#intervals.set(key, intervalMs);
+    const json = JSON.stringify(value);
+    const bytes = encoder.encode(key).byteLength + encoder.encode(json).byteLength;
+    const previous = this.#pending.get(key);
+    const pendingBytes = this.#pendingBytes - (previous?.bytes ?? 0) + bytes;
+    if (pendingBytes > this.maxPendingBytes) {
+      throw new DebouncedWriteError(
+        `debounced values awaiting their flush would exceed ${this.maxPendingBytes} bytes in this room; call flushDebounced or slow down`,
+      );
+    }
+    const now = this.clock.now();
+    const interval = this.#intervals.get(key) ?? DEFAULT_DEBOUNCE_INTERVAL_MS;
+    const dueAt = previous ? Math.min(previous.dueAt, now + interval) : now + interval;
+    this.#pending.set(key, { value, json, bytes, updatedBy, updatedAt: now, dueAt });
+    this.#pendingBytes = pendingBytes;
+    this.#stats.updatesReceived += 1;
+    this.events.emit(DEBOUNCED_EVENT, { type: "update", key, value, updatedBy, updatedAt: now } satisfies DebouncedEvent);
+    this.#arm();
+    return { key, pending: true, flushBy: dueAt };
+  }
+
+  /** The latest value of `key`: pending if there is one, else the persisted one; null when never set. */
+  get(key: string): DebouncedValue | null {
+    const pending = this.#pending.get(key);
+    if (pending) return { key, value: pending.value, updatedBy: pending.updatedBy, updatedAt: pending.updatedAt, pending: true };
+    const row = this.db.select().from(debouncedState).where(eq(debouncedState.key, key)).get();
+    if (!row) return null;
+    return { key, value: JSON.parse(row.value) as unknown, updatedBy: row.updated_by, updatedAt: row.updated_at.getTime(), pending: false };
+  }
+
+  /**
+   * Writes pending values now: those of `keys` (all pending keys when
+   * omitted), or with `dueOnly` only those whose time has come. One statement
+   * per key, all in this event's commit. On failure nothing is dropped: the
+   * values stay pending and the error is counted. Returns the keys written.
+   */
+  flush(options: { keys?: readonly string[]; dueOnly?: boolean } = {}): string[] {
+    const now = this.clock.now();
+    const keys = (options.keys ?? [...this.#pending.keys()]).filter((key) => {
+      const pending = this.#pending.get(key);
+      return pending !== undefined && (!options.dueOnly || pending.dueAt <= now);
+    });
+    if (keys.length > 0) {
+      try {
+        this.db.transaction((tx) => {
+          for (const key of keys) {
+            const pending = this.#pending.get(key)!;
+            tx.insert(debouncedState)
+              .values({ key, value: pending.json, updated_at: new Date(pending.updatedAt), updated_by: pending.updatedBy })
+              .onConflictDoUpdate({
+                target: debouncedState.key,
+                set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at`, updated_by: sql`excluded.updated_by` },
+              })
+              .run();
+          }
+        });
+      } catch (error) {
+        this.#stats.flushErrors += 1;
+        this.#stats.lastFlushError = error instanceof Error ? error.message : String(error);
+        // Retry after the key's interval (at least FLUSH_RETRY_MS), not in a tight loop.
+        for (const key of keys) {
+          const pending = this.#pending.get(key)!;
+          pending.dueAt = now + Math.max(this.#intervals.get(key) ?? DEFAULT_DEBOUNCE_INTERVAL_MS, FLUSH_RETRY_MS);
+        }
+        this.#arm();
+        throw error;
+      }
+      for (const key of keys) {
+        this.#pendingBytes -= this.#pending.get(key)!.bytes;
+        this.#pending.delete(key);
+      }
+      this.#stats.sqliteWrites += keys.length;
+      this.#stats.lastFlushAt = now;
+      this.events.emit(DEBOUNCED_EVENT, { type: "flush", keys, at: now } satisfies DebouncedEvent);
+      this.onFlushed();
+    }
+    this.#arm();
+    return keys;
+  }
+
+  /** When the next pending value is due, or null when nothing is pending. */
+  nextDue(): number | null {
+    let due: number | null = null;
+    for (const pending of this.#pending.values()) if (due === null || pending.dueAt < due) due = pending.dueAt;
+    return due;
+  }
+
+  stats(): DebouncedStats {
+    const { updatesReceived, sqliteWrites } = this.#stats;
+    return {
+      ...this.#stats,
+      coalescingRatio: sqliteWrites === 0 ? null : updatesReceived / sqliteWrites,
+      pendingKeys: this.#pending.size,
+      pendingBytes: this.#pendingBytes,
+    };
+  }
+
+  /** Keeps one in-memory timer at the earliest due time (the fast path; the room's alarm is the backstop). */
+  #arm(): void {
+    const due = this.nextDue();
+    if (this.#timer && (due === null || this.#timer.at !== due)) {
+      this.clock.clearTimer(this.#timer.handle);
+      this.#timer = null;
+    }
+    if (due === null || this.#timer) return;
+    const handle = this.clock.setTimer(
+      () => {
+        this.#timer = null;
+        try {
+          this.flush({ dueOnly: true });
+        } catch (error) {
+          console.error("debounced flush failed; values stay pending", error);
+        }
+      },
+      Math.max(0, due - this.clock.now()),
+    );
+    this.#timer = { handle, at: due };
+  }
+}
