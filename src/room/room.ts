@@ -17,6 +17,8 @@ import { CommitHub } from "../live/commit-hub";
 import type { RoomContext } from "../rpc/context";
 import { appRouter } from "../rpc/router";
 import { createWsAdapter, type WsAdapter } from "../rpc/ws-adapter";
+import { ReadOnlySql } from "../sql/read-only-sql";
+import { READABLE_TABLES } from "../sql/readable-tables";
 import { TaskStore } from "../tasks/task-store";
 import { ATTACHMENT_VERSION, readAttachment, writeAttachment, type Attachment } from "./attachment";
 import { parseConnectRequest } from "./connect-request";
@@ -25,6 +27,7 @@ export class Room extends DurableObject<Env> {
   readonly #db: DrizzleSqliteDODatabase<Record<string, never>>;
   readonly #log: ChangeLog;
   readonly #tasks: TaskStore;
+  readonly #sql: ReadOnlySql;
   readonly #rpc: WsAdapter;
   #hub!: CommitHub;
 
@@ -33,6 +36,7 @@ export class Room extends DurableObject<Env> {
     this.#db = drizzle(ctx.storage);
     this.#log = new ChangeLog(ctx.storage.sql);
     this.#tasks = new TaskStore(this.#db);
+    this.#sql = new ReadOnlySql(ctx.storage, { readableTables: READABLE_TABLES });
     // tRPC keep-alive pings are answered by the runtime without waking the room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("PING", "PONG"));
     this.#rpc = createWsAdapter({
@@ -68,6 +72,7 @@ export class Room extends DurableObject<Env> {
       connectionParams: attachment.connectionParams,
       tasks: this.#tasks,
       live: { log: this.#log, hub: this.#hub },
+      sql: this.#sql,
     };
   }
 

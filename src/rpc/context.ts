@@ -6,6 +6,7 @@ import type { Identity } from "../auth/identity";
 import type { ChangeLog } from "../live/change-log";
 import type { CommitHub } from "../live/commit-hub";
 import type { RoomName } from "../lib/room-name";
+import type { ReadOnlySql } from "../sql/read-only-sql";
 import type { TaskStore } from "../tasks/task-store";
 
 export interface RoomContext {
@@ -18,4 +19,6 @@ export interface RoomContext {
   tasks: TaskStore;
   /** The change log and commit announcements behind feeds and live queries. */
   live: { log: ChangeLog; hub: CommitHub };
+  /** Read-only SQL over the room's readable tables. */
+  sql: ReadOnlySql;
 }

@@ -19,6 +19,7 @@ export const SEED_METHODS = {
   updateTask: { path: "tasks.update", type: "mutation" },
   completeTask: { path: "tasks.complete", type: "mutation" },
   deleteTask: { path: "tasks.delete", type: "mutation" },
+  executeSQL: { path: "sql.query", type: "query" },
 } as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
 
 export type SeedMethod = keyof typeof SEED_METHODS;
