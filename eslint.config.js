@@ -37,11 +37,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  fence(["src/lib/**"], ["auth", "tasks", "rpc", "room", "client", "protocol", "worker"]),
-  fence(["src/protocol/**"], ["auth", "tasks", "rpc", "room", "client", "worker"]),
-  fence(["src/auth/**", "src/tasks/**"], ["rpc", "room", "client", "worker"]),
+  fence(["src/lib/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "protocol", "worker"]),
+  fence(["src/protocol/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "worker"]),
+  fence(["src/auth/**", "src/tasks/**", "src/sql/**", "src/live/**"], ["rpc", "room", "client", "worker"]),
   fence(["src/rpc/**"], ["room", "client", "worker"]),
   fence(["src/room/**"], ["client", "worker"]),
   // The client runs in browsers: it may import server types, never server code.
-  fence(["src/client/**"], ["auth", "tasks", "rpc", "room", "lib", "protocol", "worker", "schema"], true),
+  fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "protocol", "worker", "schema"], true),
 );

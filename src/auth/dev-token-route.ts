@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { json, jsonError } from "../lib/json-response";
 import { MAX_DEV_TOKEN_TTL_SECONDS, MAX_ROOM_NAME_CHARS, MAX_USER_ID_CHARS } from "../lib/limits";
-import { ROLES } from "./identity";
+import { GRANTS, ROLES } from "./identity";
 import { readAuthEnv } from "./request-auth";
 import { signRoomToken } from "./tokens";
 
@@ -18,6 +18,7 @@ const grantSchema = z.strictObject({
     .max(MAX_ROOM_NAME_CHARS + 2),
   role: z.enum(ROLES),
   name: z.string().min(1).max(MAX_USER_ID_CHARS).optional(),
+  grants: z.array(z.enum(GRANTS)).optional(),
   ttlSeconds: z.number().int().min(1).max(MAX_DEV_TOKEN_TTL_SECONDS).default(3600),
 });
 
@@ -33,14 +34,17 @@ export async function handleDevToken(request: Request, env: Env): Promise<Respon
   try {
     body = await request.json();
   } catch {
-    return jsonError(400, "BAD_REQUEST", "body must be JSON: {sub, room, role, name?, ttlSeconds?}");
+    return jsonError(400, "BAD_REQUEST", "body must be JSON: {sub, room, role, name?, grants?, ttlSeconds?}");
   }
   const grant = grantSchema.safeParse(body);
   if (!grant.success) {
     const detail = grant.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`).join("; ");
     return jsonError(400, "BAD_REQUEST", detail);
   }
-  const { name, ...rest } = grant.data;
-  const token = await signRoomToken({ ...rest, ...(name === undefined ? {} : { name }) }, secret);
+  const { name, grants, ...rest } = grant.data;
+  const token = await signRoomToken(
+    { ...rest, ...(name === undefined ? {} : { name }), ...(grants === undefined ? {} : { grants }) },
+    secret,
+  );
   return json({ token, expiresAt: Date.now() + grant.data.ttlSeconds * 1000 });
 }

@@ -14,6 +14,13 @@ export function hasRole(role: Role, minimum: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(minimum);
 }
 
+/**
+ * Grants a token may carry on top of its role (the `grants` claim). `analytics`
+ * admits read-only SQL (`sql.query`) below the admin role.
+ */
+export const GRANTS = ["analytics"] as const;
+export type Grant = (typeof GRANTS)[number];
+
 export const identitySchema = z.object({
   /** User id (the token's `sub`). */
   sub: z.string().min(1).max(MAX_USER_ID_CHARS),
@@ -22,7 +29,14 @@ export const identitySchema = z.object({
   name: z.string().max(MAX_USER_ID_CHARS).optional(),
   /** When the credential expires, in ms since the epoch (the token's `exp`). */
   expiresAt: z.number().int().positive(),
+  /** Extra grants from the token's `grants` claim. */
+  grants: z.array(z.enum(GRANTS)).optional(),
 });
 
 /** A verified caller. Only the Worker's token check (or a trusted service binding) makes one. */
 export type Identity = z.infer<typeof identitySchema>;
+
+/** True when the identity's token carries `grant`. */
+export function hasGrant(identity: Identity, grant: Grant): boolean {
+  return identity.grants?.includes(grant) ?? false;
+}

@@ -1,13 +1,13 @@
 /**
  * Room tokens: signed JWTs (jose) carrying `sub`, `room` (exact name or
- * pattern), `role`, `exp` and an optional `name`. The Worker verifies them
+ * pattern), `role`, `exp`, an optional `name` and optional `grants`. The Worker verifies them
  * before any room is touched; dev tooling mints them.
  */
 import { errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
-import { MAX_ROOM_NAME_CHARS, MAX_TOKEN_CHARS, MAX_USER_ID_CHARS } from "../lib/limits";
+import { MAX_ROOM_NAME_CHARS, MAX_TOKEN_CHARS, MAX_USER_ID_CHARS, MAX_GRANT_CHARS, MAX_TOKEN_GRANTS } from "../lib/limits";
 import type { AuthConfig, VerificationKey } from "./config";
-import { ROLES, type Identity, type Role } from "./identity";
+import { GRANTS, ROLES, type Grant, type Identity, type Role } from "./identity";
 import { roomMatches } from "./room-pattern";
 
 const claimsSchema = z.object({
@@ -19,7 +19,14 @@ const claimsSchema = z.object({
   role: z.enum(ROLES),
   exp: z.number(),
   name: z.string().max(MAX_USER_ID_CHARS).optional(),
+  /** Extra grants (e.g. ["analytics"]); names this version does not know are ignored. */
+  grants: z.array(z.string().max(MAX_GRANT_CHARS)).max(MAX_TOKEN_GRANTS).optional(),
 });
+
+/** The grants of a token that this version knows. */
+function knownGrants(claimed: readonly string[] | undefined): Grant[] {
+  return (claimed ?? []).filter((grant): grant is Grant => (GRANTS as readonly string[]).includes(grant));
+}
 
 export type TokenCheck =
   { ok: true; identity: Identity } | { ok: false; status: 401 | 403; code: "UNAUTHORIZED" | "FORBIDDEN"; message: string };
@@ -58,10 +65,14 @@ export async function verifyRoomToken(token: string | null, config: AuthConfig, 
     return unauthorized(`token claims are invalid or missing: ${fields}`);
   }
   const { sub, role, exp, name } = claims.data;
+  const grants = knownGrants(claims.data.grants);
   if (!roomMatches(claims.data.room, room)) {
     return { ok: false, status: 403, code: "FORBIDDEN", message: `this token does not grant room "${room}"` };
   }
-  return { ok: true, identity: { sub, role, expiresAt: exp * 1000, ...(name === undefined ? {} : { name }) } };
+  return {
+    ok: true,
+    identity: { sub, role, expiresAt: exp * 1000, ...(name === undefined ? {} : { name }), ...(grants.length > 0 ? { grants } : {}) },
+  };
 }
 
 function verifyWith(token: string, key: VerificationKey, config: AuthConfig) {
@@ -96,6 +107,8 @@ export interface TokenGrant {
   room: string;
   role: Role;
   name?: string;
+  /** Extra grants, e.g. ["analytics"]. */
+  grants?: Grant[];
   /** Lifetime in seconds. */
   ttlSeconds: number;
 }
@@ -108,8 +121,9 @@ export interface TokenGrant {
  * const token = await signRoomToken({ sub: "alice", room: "team-42/*", role: "writer", ttlSeconds: 3600 }, secret);
  */
 export async function signRoomToken(grant: TokenGrant, secret: string): Promise<string> {
-  const claims: Record<string, string> = { room: grant.room, role: grant.role };
+  const claims: Record<string, string | string[]> = { room: grant.room, role: grant.role };
   if (grant.name !== undefined) claims["name"] = grant.name;
+  if (grant.grants !== undefined && grant.grants.length > 0) claims["grants"] = grant.grants;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(grant.sub)

@@ -34,6 +34,10 @@ export const MAX_USER_ID_CHARS = 128;
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
+/** Most entries in a token's `grants` claim, and the longest entry (characters); grants live in the socket attachment. */
+export const MAX_TOKEN_GRANTS = 16;
+export const MAX_GRANT_CHARS = 64;
+
 /** Longest accepted token (bytes); anything longer is rejected before verification. */
 export const MAX_TOKEN_CHARS = 8_192;
 
@@ -115,3 +119,33 @@ export const MAX_DEBOUNCE_INTERVAL_MS = 60_000;
  * is moved rarely — about once per this period while values keep coming.
  */
 export const DEBOUNCE_ALARM_GRACE_MS = 5_000;
+
+/** Longest read-only SQL text, in characters (the product's documented limit; SQLite's own is 100 KB). */
+export const MAX_SQL_CHARS = 10_000;
+
+/** Most bound parameters of one read-only SQL statement: the platform's limit per statement. */
+export const MAX_SQL_PARAMS = 100;
+
+/** Most rows one read-only SQL query returns; more are cut and the result says `truncated: true`. */
+export const MAX_SQL_RESULT_ROWS = 1_000;
+
+/** Largest read-only SQL result, in bytes of JSON (1 MiB): one WebSocket frame must carry it. */
+export const MAX_SQL_RESULT_BYTES = 1_048_576;
+
+/**
+ * Work budget of one read-only SQL query, in rows SQLite reads (tables, indexes
+ * and intermediate results; the cursor's `rowsRead`). Checked between result
+ * rows, so it stops a query that keeps producing rows; one step that reads more
+ * cannot be interrupted (see docs/read-only-sql.md). ≈ 0.7 s of SQLite work measured locally.
+ */
+export const MAX_SQL_ROWS_READ = 5_000_000;
+
+/**
+ * Wall-clock budget of one read-only SQL query (ms), checked between result
+ * rows. Deployed Workers clocks advance only on I/O, so there it rarely fires
+ * and MAX_SQL_ROWS_READ is the budget that applies; the CPU limit bounds the rest.
+ */
+export const SQL_TIME_BUDGET_MS = 5_000;
+
+/** Most rows a recursive CTE may produce: each needs a literal `LIMIT` (plus `OFFSET`) no larger than this. */
+export const MAX_RECURSIVE_CTE_ROWS = 100_000;

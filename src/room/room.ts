@@ -22,6 +22,8 @@ import { MemoryStore } from "../presence/memory-store";
 import type { RoomContext } from "../rpc/context";
 import { appRouter } from "../rpc/router";
 import { createWsAdapter, type WsAdapter } from "../rpc/ws-adapter";
+import { ReadOnlySql } from "../sql/read-only-sql";
+import { READABLE_TABLES } from "../sql/readable-tables";
 import { TaskStore } from "../tasks/task-store";
 import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, writeAttachment, type Attachment } from "./attachment";
@@ -31,6 +33,7 @@ export class Room extends DurableObject<Env> {
   readonly #db: DrizzleSqliteDODatabase<Record<string, never>>;
   readonly #log: ChangeLog;
   readonly #tasks: TaskStore;
+  readonly #sql: ReadOnlySql;
   readonly #rpc: WsAdapter;
   readonly #memory: MemoryStore;
   readonly #debounced: DebouncedWriter;
@@ -55,6 +58,7 @@ export class Room extends DurableObject<Env> {
         run: () => void this.#debounced.flush({ dueOnly: true }),
       },
     ]);
+    this.#sql = new ReadOnlySql(ctx.storage, { readableTables: READABLE_TABLES });
     // tRPC keep-alive pings are answered by the runtime without waking the room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("PING", "PONG"));
     this.#rpc = createWsAdapter({
@@ -97,6 +101,7 @@ export class Room extends DurableObject<Env> {
       memory: this.#memory,
       debounced: this.#debounced,
       socket: { remember: (state) => this.#update(ws, state) },
+      sql: this.#sql,
     };
   }
 

@@ -8,6 +8,7 @@ import type { ChangeLog } from "../live/change-log";
 import type { CommitHub } from "../live/commit-hub";
 import type { RoomName } from "../lib/room-name";
 import type { MemoryStore } from "../presence/memory-store";
+import type { ReadOnlySql } from "../sql/read-only-sql";
 import type { TaskStore } from "../tasks/task-store";
 
 /** Ephemeral state a socket remembers in its attachment, so it survives hibernation. */
@@ -32,4 +33,6 @@ export interface RoomContext {
   debounced: DebouncedWriter;
   /** The calling WebSocket, when there is one (not for service calls). */
   socket: { remember(state: RememberedState): void } | null;
+  /** Read-only SQL over the room's readable tables. */
+  sql: ReadOnlySql;
 }

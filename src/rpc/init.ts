@@ -6,12 +6,14 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { hasRole, type Role } from "../auth/identity";
+import { hasGrant, hasRole, type Grant, type Role } from "../auth/identity";
 import type { RoomContext } from "./context";
 
 /** Procedure metadata. Every procedure declares the least role that may call it. */
 export interface ProcedureMeta {
   role: Role;
+  /** A token grant that also admits callers below `role` (e.g. `analytics` for read-only SQL). */
+  grant?: Grant;
 }
 
 /** One validation problem, as sent in `error.data.issues`. */
@@ -52,10 +54,11 @@ const enforceRole = t.middleware(({ ctx, meta, path, next }) => {
   if (ctx.identity.expiresAt <= Date.now()) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "your token has expired; reconnect with a fresh token" });
   }
-  if (!hasRole(ctx.identity.role, minimum)) {
+  const grant = meta?.grant;
+  if (!hasRole(ctx.identity.role, minimum) && !(grant && hasGrant(ctx.identity, grant))) {
     throw new TRPCError({
       code: "FORBIDDEN",
-      message: `"${path}" requires the ${minimum} role; your token grants ${ctx.identity.role}`,
+      message: `"${path}" requires the ${minimum} role${grant ? ` or the ${grant} grant` : ""}; your token grants ${ctx.identity.role}`,
     });
   }
   return next();
@@ -69,3 +72,5 @@ export const readerProcedure = checked.meta({ role: "reader" });
 export const writerProcedure = checked.meta({ role: "writer" });
 /** Administration: admin only. */
 export const adminProcedure = checked.meta({ role: "admin" });
+/** Analytics (read-only SQL): admin, or any role whose token carries the `analytics` grant. */
+export const analyticsProcedure = checked.meta({ role: "admin", grant: "analytics" });

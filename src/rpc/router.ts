@@ -7,6 +7,7 @@ import { debouncedRouter } from "./debounced-router";
 import { memoryRouter } from "./memory-router";
 import { presenceRouter } from "./presence-router";
 import { sessionRouter } from "./session-router";
+import { sqlRouter } from "./sql-router";
 import { tasksRouter } from "./tasks-router";
 
 export const appRouter = router({
@@ -15,6 +16,7 @@ export const appRouter = router({
   presence: presenceRouter,
   memory: memoryRouter,
   debounced: debouncedRouter,
+  sql: sqlRouter,
 });
 
 /** The type of the room's API. Import it as a type only. */

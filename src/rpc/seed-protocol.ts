@@ -27,6 +27,7 @@ export const SEED_METHODS = {
   updateDebounced: { path: "debounced.update", type: "mutation" },
   flushDebounced: { path: "debounced.flush", type: "mutation" },
   getDebounced: { path: "debounced.get", type: "query" },
+  executeSQL: { path: "sql.query", type: "query" },
 } as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
 
 export type SeedMethod = keyof typeof SEED_METHODS;

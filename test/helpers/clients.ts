@@ -1,6 +1,6 @@
 /** Tokens and stock tRPC clients for tests inside workerd. */
 import { env } from "cloudflare:test";
-import type { Role } from "../../src/auth/identity";
+import type { Grant, Role } from "../../src/auth/identity";
 import { signRoomToken } from "../../src/auth/tokens";
 import { closeRoomClient, createRoomClient, type RoomClient } from "../../src/client";
 import { WorkerWebSocket } from "./worker-socket";
@@ -12,8 +12,8 @@ export function uniqueRoom(prefix = "room"): string {
   return `${prefix}-${counter}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export function tokenFor(room: string, role: Role = "writer", sub = "alice", ttlSeconds = 3600): Promise<string> {
-  return signRoomToken({ sub, room, role, ttlSeconds }, env.AUTH_SECRET);
+export function tokenFor(room: string, role: Role = "writer", sub = "alice", ttlSeconds = 3600, grants?: Grant[]): Promise<string> {
+  return signRoomToken({ sub, room, role, ttlSeconds, ...(grants ? { grants } : {}) }, env.AUTH_SECRET);
 }
 
 const open: RoomClient[] = [];
@@ -23,15 +23,16 @@ export async function clientFor(
   room: string,
   role: Role = "writer",
   sub = "alice",
-  extra: { connectionParams?: Record<string, string> } = {},
+  extra: { connectionParams?: Record<string, string>; grants?: Grant[] } = {},
 ): Promise<RoomClient> {
-  const token = await tokenFor(room, role, sub);
+  const { grants, ...options } = extra;
+  const token = await tokenFor(room, role, sub, 3600, grants);
   const client = createRoomClient({
     url: "http://example.com",
     room,
     token,
     WebSocket: WorkerWebSocket as unknown as typeof WebSocket,
-    ...extra,
+    ...options,
   });
   open.push(client);
   return client;

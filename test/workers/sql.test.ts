@@ -1,0 +1,676 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { TRPCClientError } from "@trpc/client";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Role } from "../../src/auth/identity";
+import { MAX_RECURSIVE_CTE_ROWS, MAX_SQL_CHARS, MAX_SQL_PARAMS, MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../../src/lib/limits";
+import { ReadOnlySql } from "../../src/sql/read-only-sql";
+import { READABLE_TABLES } from "../../src/sql/readable-tables";
+import { rolledBack } from "../../src/sql/rolled-back";
+import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
+import { RawSocket } from "../helpers/worker-socket";
+
+const sockets: RawSocket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) if (!socket.closed) socket.close();
+  await closeClients();
+});
+
+const stub = (room: string) => env.ROOMS.get(env.ROOMS.idFromName(room));
+
+/** The seed document's three examples, exactly as written there (indentation and trailing spaces included). */
+const SEED_GROUP_BY = `
+      SELECT 
+        status,
+        COUNT(*) as count,
+        AVG(LENGTH(title)) as avg_title_length
+      FROM tasks
+      GROUP BY status
+      HAVING count > 1
+      ORDER BY count DESC
+    `;
+const SEED_WINDOW = `
+      SELECT 
+        title,
+        status,
+        ROW_NUMBER() OVER (PARTITION BY status ORDER BY id DESC) as rank
+      FROM tasks
+    `;
+const SEED_CTE = `
+      WITH task_stats AS (
+        SELECT status, COUNT(*) as count
+        FROM tasks
+        GROUP BY status
+      )
+      SELECT * FROM task_stats WHERE count > 5
+    `;
+
+/** 7 pending, 3 in progress, 1 completed: every seed example has something to show and something to filter out. */
+const BOARD = [
+  ...Array.from({ length: 7 }, (_, i) => ({ title: `pending task ${i}${"!".repeat(i)}`, status: "pending" as const })),
+  ...Array.from({ length: 3 }, (_, i) => ({ title: `doing ${i}`, status: "in_progress" as const })),
+  { title: "done", status: "completed" as const },
+];
+
+interface SeedFrame {
+  type?: string;
+  requestId?: string | number | null;
+  data?: unknown;
+  error?: { code: string; message: string; field?: string };
+}
+
+async function seedSocket(room: string, role: Role = "admin"): Promise<RawSocket> {
+  const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, role)}`);
+  sockets.push(socket);
+  return socket;
+}
+
+/** Sends `executeSQL` frames (requestId = index) and returns the answers in order. */
+async function executeSQL(socket: RawSocket, payloads: unknown[]): Promise<SeedFrame[]> {
+  const before = socket.raw.length;
+  payloads.forEach((payload, requestId) => socket.send({ action: "rpc", method: "executeSQL", payload, requestId }));
+  await socket.waitForFrames(before + payloads.length, 15_000);
+  const frames = socket.raw.slice(before).map((text) => JSON.parse(text as string) as SeedFrame);
+  return frames.sort((a, b) => Number(a.requestId) - Number(b.requestId));
+}
+
+/**
+ * A fingerprint of the whole database, computed inside the room: the schema
+ * and every row of every table in sqlite_schema, internal ones included.
+ */
+function checksum(room: string): Promise<string> {
+  return runInDurableObject(stub(room), async (_instance, state) => {
+    const sql = state.storage.sql;
+    const plain = (value: SqlStorageValue) => (value instanceof ArrayBuffer ? [...new Uint8Array(value)].join(".") : value);
+    const dump = (query: string) => JSON.stringify([...sql.exec(query).raw()].map((row) => row.map(plain)));
+    const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").toArray();
+    const parts = [dump("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_schema ORDER BY type, name")];
+    for (const { name } of tables) parts.push(`${name}:${dump(`SELECT * FROM "${name.replaceAll('"', '""')}"`)}`);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n")));
+    return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  });
+}
+
+/** The stock client's error for a rejected call: its code and message. */
+async function refusal(call: Promise<unknown>): Promise<{ code: string | undefined; message: string }> {
+  const error = await call.then(
+    () => null,
+    (cause: unknown) => cause,
+  );
+  if (!(error instanceof TRPCClientError)) throw new Error(`expected a refusal, got ${JSON.stringify(error)}`);
+  return { code: (error.data as { code?: string } | undefined)?.code, message: error.message };
+}
+
+describe("read-only SQL: the seed's examples", () => {
+  const room = uniqueRoom("sql-seed");
+  let ids: number[] = [];
+
+  beforeAll(async () => {
+    const writer = await clientFor(room, "writer");
+    ids = [];
+    for (const task of BOARD) ids.push((await writer.tasks.create.mutate(task)).id);
+    await closeClients();
+  });
+
+  const titleLength = (status: string) => {
+    const titles = BOARD.filter((task) => task.status === status).map((task) => task.title.length);
+    return titles.reduce((sum, length) => sum + length, 0) / titles.length;
+  };
+
+  it("runs GROUP BY … HAVING as written, over tRPC and the seed protocol alike", async () => {
+    const admin = await clientFor(room, "admin");
+    const result = await admin.sql.query.query({ sql: SEED_GROUP_BY });
+    expect(result).toMatchObject({
+      columns: ["status", "count", "avg_title_length"],
+      rows: [
+        ["pending", 7, titleLength("pending")],
+        ["in_progress", 3, titleLength("in_progress")],
+      ],
+      rowCount: 2,
+      truncated: false,
+    });
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(0);
+
+    const [answer] = await executeSQL(await seedSocket(room), [{ sql: SEED_GROUP_BY, readonly: true }]);
+    expect(answer).toMatchObject({ type: "rpc_result", method: "executeSQL", requestId: 0 });
+    expect({ ...(answer!.data as object), elapsedMs: 0 }).toEqual({ ...result, elapsedMs: 0 });
+  });
+
+  it("runs ROW_NUMBER() OVER (PARTITION BY …) as written", async () => {
+    const admin = await clientFor(room, "admin");
+    const result = await admin.sql.query.query({ sql: SEED_WINDOW, readonly: true });
+    expect(result.columns).toEqual(["title", "status", "rank"]);
+    expect(result.rowCount).toBe(BOARD.length);
+    const expected = BOARD.map((task, i) => {
+      const sameStatusAfter = BOARD.filter((other, j) => other.status === task.status && ids[j]! > ids[i]!).length;
+      return [task.title, task.status, sameStatusAfter + 1];
+    });
+    expect(result.rows).toEqual(expect.arrayContaining(expected));
+
+    const [answer] = await executeSQL(await seedSocket(room), [{ sql: SEED_WINDOW, readonly: true }]);
+    expect((answer!.data as { rows: unknown[] }).rows).toEqual(result.rows);
+  });
+
+  it("runs a CTE as written", async () => {
+    const admin = await clientFor(room, "admin");
+    const result = await admin.sql.query.query({ sql: SEED_CTE });
+    expect(result).toMatchObject({ columns: ["status", "count"], rows: [["pending", 7]], rowCount: 1, truncated: false });
+
+    const [answer] = await executeSQL(await seedSocket(room), [{ sql: SEED_CTE, readonly: true }]);
+    expect(answer).toMatchObject({ type: "rpc_result", data: { columns: ["status", "count"], rows: [["pending", 7]] } });
+  });
+});
+
+describe("read-only SQL: queries", () => {
+  const room = uniqueRoom("sql-queries");
+
+  beforeAll(async () => {
+    const writer = await clientFor(room, "writer");
+    for (const task of BOARD) await writer.tasks.create.mutate(task);
+    await closeClients();
+  });
+
+  it("binds parameters: positional, numbered and named", async () => {
+    const admin = await clientFor(room, "admin");
+    const positional = await admin.sql.query.query({
+      sql: "SELECT count(*) AS n FROM tasks WHERE status = ? AND id > ?",
+      params: ["pending", 0],
+    });
+    expect(positional.rows).toEqual([[7]]);
+    const numbered = await admin.sql.query.query({ sql: "SELECT ?2 AS b, ?1 AS a", params: ["first", "second"] });
+    expect(numbered.rows).toEqual([["second", "first"]]);
+    const named = await admin.sql.query.query({ sql: "SELECT count(*) AS n FROM tasks WHERE status = :status", params: ["in_progress"] });
+    expect(named.rows).toEqual([[3]]);
+    const nullable = await admin.sql.query.query({ sql: "SELECT ? IS NULL AS is_null", params: [null] });
+    expect(nullable.rows).toEqual([[1]]);
+  });
+
+  it(`binds up to the platform's ${MAX_SQL_PARAMS} parameters and refuses more`, async () => {
+    const admin = await clientFor(room, "admin");
+    const params = Array.from({ length: MAX_SQL_PARAMS }, (_, i) => i + 1);
+    const sql = `SELECT count(*) AS n FROM tasks WHERE id IN (${params.map(() => "?").join(", ")})`;
+    expect((await admin.sql.query.query({ sql, params })).rows).toEqual([[BOARD.length]]);
+
+    const tooMany = await refusal(admin.sql.query.query({ sql, params: [...params, 101] }));
+    expect(tooMany.code).toBe("BAD_REQUEST");
+    expect(tooMany.message).toMatch(/at most 100 params/);
+  });
+
+  it("refuses params that do not match the placeholders", async () => {
+    const admin = await clientFor(room, "admin");
+    const missing = await refusal(admin.sql.query.query({ sql: "SELECT ?, ?", params: [1] }));
+    expect(missing).toEqual({ code: "BAD_REQUEST", message: expect.stringMatching(/number of params does not match/) });
+    const extra = await refusal(admin.sql.query.query({ sql: "SELECT 1", params: [1] }));
+    expect(extra.code).toBe("BAD_REQUEST");
+  });
+
+  it("answers joins, subqueries, json_each and EXPLAIN QUERY PLAN", async () => {
+    const admin = await clientFor(room, "admin");
+    const joined = await admin.sql.query.query({
+      sql: `SELECT a.status, count(*) AS pairs FROM tasks a JOIN tasks b ON a.status = b.status AND a.id < b.id
+            WHERE a.id IN (SELECT id FROM tasks WHERE priority = 0) GROUP BY a.status ORDER BY a.status`,
+    });
+    expect(joined.rows).toEqual([
+      ["in_progress", 3],
+      ["pending", 21],
+    ]);
+    const json = await admin.sql.query.query({
+      sql: "SELECT value AS status, (SELECT count(*) FROM tasks WHERE status = value) AS n FROM json_each(?)",
+      params: ['["pending","completed"]'],
+    });
+    expect(json.rows).toEqual([
+      ["pending", 7],
+      ["completed", 1],
+    ]);
+    const plan = await admin.sql.query.query({ sql: "EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE status = 'pending'" });
+    expect(JSON.stringify(plan.rows)).toContain("tasks_status_idx");
+  });
+
+  it("returns blobs as base64, integers and reals as numbers, and repeated column names in order", async () => {
+    const admin = await clientFor(room, "admin");
+    const result = await admin.sql.query.query({ sql: "SELECT x'00ff10' AS a, 42 AS a, 1.5 AS b, NULL AS c, 'text' AS d" });
+    expect(result.columns).toEqual(["a", "a", "b", "c", "d"]);
+    expect(result.rows).toEqual([[{ blob: "AP8Q" }, 42, 1.5, null, "text"]]);
+  });
+
+  it("reads _debounced_state and the app's tables", async () => {
+    const admin = await clientFor(room, "admin");
+    await admin.debounced.update.mutate({ key: "doc:1", value: "draft" });
+    await admin.debounced.flush.mutate({});
+    const result = await admin.sql.query.query({ sql: "SELECT key, value FROM _debounced_state WHERE key = ?", params: ["doc:1"] });
+    expect(result.rows).toEqual([["doc:1", '"draft"']]);
+  });
+
+  it("refuses readonly: false — there is no write mode — on both transports", async () => {
+    const admin = await clientFor(room, "admin");
+    const refused = await refusal(admin.sql.query.query({ sql: "SELECT 1", readonly: false as unknown as true }));
+    expect(refused).toEqual({ code: "BAD_REQUEST", message: expect.stringMatching(/there is no write mode/) });
+
+    const [answer] = await executeSQL(await seedSocket(room), [{ sql: "SELECT 1", readonly: false }]);
+    expect(answer).toMatchObject({ type: "rpc_error", error: { code: "BAD_REQUEST", field: "readonly" } });
+    expect(answer!.error!.message).toMatch(/there is no write mode/);
+  });
+
+  it("consumes no seq: the next write follows the last one directly", async () => {
+    const admin = await clientFor(room, "admin");
+    const first = await admin.tasks.create.mutate({ title: "before the query" });
+    await admin.sql.query.query({ sql: "SELECT * FROM tasks ORDER BY id DESC" });
+    const second = await admin.tasks.create.mutate({ title: "after the query" });
+    expect(second.seq).toBe(first.seq + 1);
+  });
+});
+
+describe("read-only SQL: roles", () => {
+  const room = uniqueRoom("sql-roles");
+
+  it.each([
+    { role: "reader", grants: [], allowed: false },
+    { role: "writer", grants: [], allowed: false },
+    { role: "reader", grants: ["analytics"], allowed: true },
+    { role: "writer", grants: ["analytics"], allowed: true },
+    { role: "admin", grants: [], allowed: true },
+  ] as const)("a $role with grants $grants is allowed: $allowed", async ({ role, grants, allowed }) => {
+    const client = await clientFor(room, role, "someone", { grants: [...grants] });
+    const call = client.sql.query.query({ sql: "SELECT 1 AS one" });
+    if (allowed) expect((await call).rows).toEqual([[1]]);
+    else
+      expect(await refusal(call)).toEqual({
+        code: "FORBIDDEN",
+        message: expect.stringMatching(/requires the admin role or the analytics grant/),
+      });
+  });
+
+  it("ignores grants it does not know and keeps the ones it does", async () => {
+    const grants = ["reports-v2", "analytics"] as unknown as "analytics"[];
+    const client = await clientFor(room, "reader", "someone", { grants });
+    expect((await client.sql.query.query({ sql: "SELECT 2 AS two" })).rows).toEqual([[2]]);
+    const unknownOnly = await clientFor(room, "reader", "someone", { grants: ["reports-v2"] as unknown as "analytics"[] });
+    expect((await refusal(unknownOnly.sql.query.query({ sql: "SELECT 2 AS two" }))).code).toBe("FORBIDDEN");
+  });
+
+  it("refuses a writer over the seed protocol too", async () => {
+    const [answer] = await executeSQL(await seedSocket(room, "writer"), [{ sql: "SELECT 1", readonly: true }]);
+    expect(answer).toMatchObject({ type: "rpc_error", method: "executeSQL", error: { code: "FORBIDDEN" } });
+  });
+});
+
+describe("read-only SQL: limits", () => {
+  const room = uniqueRoom("sql-limits");
+  const series = (rows: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT ${rows})`;
+
+  it(`accepts ${MAX_SQL_CHARS} characters of SQL and refuses one more`, async () => {
+    const admin = await clientFor(room, "admin");
+    const sql = "SELECT 1 AS one -- ".padEnd(MAX_SQL_CHARS, "x");
+    expect((await admin.sql.query.query({ sql })).rows).toEqual([[1]]);
+    const refused = await refusal(admin.sql.query.query({ sql: `${sql}x` }));
+    expect(refused).toEqual({ code: "BAD_REQUEST", message: expect.stringMatching(/at most 10000 characters/) });
+  });
+
+  it(`returns at most ${MAX_SQL_RESULT_ROWS} rows and says the result was truncated`, async () => {
+    const admin = await clientFor(room, "admin");
+    const exact = await admin.sql.query.query({ sql: `${series(MAX_SQL_RESULT_ROWS)} SELECT x FROM c` });
+    expect(exact).toMatchObject({ rowCount: MAX_SQL_RESULT_ROWS, truncated: false });
+    const cut = await admin.sql.query.query({ sql: `${series(5_000)} SELECT x FROM c` });
+    expect(cut).toMatchObject({ rowCount: MAX_SQL_RESULT_ROWS, truncated: true });
+    expect(cut.rows.at(-1)).toEqual([MAX_SQL_RESULT_ROWS]);
+  });
+
+  it(`returns at most ${MAX_SQL_RESULT_BYTES} bytes and says the result was truncated`, async () => {
+    const admin = await clientFor(room, "admin");
+    // Each row carries 200,000 hex characters: five fit in 1 MiB, the sixth does not.
+    const result = await admin.sql.query.query({ sql: `${series(20)} SELECT x, hex(randomblob(100000)) AS noise FROM c` });
+    expect(result).toMatchObject({ rowCount: 5, truncated: true });
+    expect(JSON.stringify(result.rows).length).toBeLessThanOrEqual(MAX_SQL_RESULT_BYTES);
+  });
+
+  it("stops a query that keeps reading past its work budget, between rows", async () => {
+    const admin = await clientFor(room, "admin");
+    // 9 million pairs, one result row per 100,000: the budget (5 million rows read) runs out after ~50 rows.
+    const refused = await refusal(
+      admin.sql.query.query({ sql: `${series(3_000)} SELECT a.x, b.x FROM c AS a, c AS b WHERE (a.x * 3000 + b.x) % 100000 = 0` }),
+    );
+    expect(refused).toEqual({ code: "TIMEOUT", message: expect.stringMatching(/read more than 5000000 rows/) });
+  });
+
+  it("stops a query that runs past its time budget, between rows", async () => {
+    const outcome = await runInDurableObject(stub(room), (_instance, state) => {
+      let clock = 0;
+      // Every look at the clock is one second later.
+      const sql = new ReadOnlySql(state.storage, { readableTables: READABLE_TABLES, now: () => (clock += 1_000) });
+      try {
+        return sql.query({ sql: `${series(100)} SELECT x FROM c` });
+      } catch (error) {
+        return { name: (error as Error).name, reason: (error as { reason?: string }).reason, message: (error as Error).message };
+      }
+    });
+    expect(outcome).toEqual({ name: "SqlRefused", reason: "budget", message: expect.stringMatching(/ran longer than 5000 ms/) });
+  });
+
+  it(`runs a recursive CTE with a literal LIMIT up to ${MAX_RECURSIVE_CTE_ROWS} and refuses one without`, async () => {
+    const admin = await clientFor(room, "admin");
+    const days = await admin.sql.query.query({
+      sql: `WITH RECURSIVE d(day) AS (SELECT date('2026-01-01') UNION ALL SELECT date(day, '+1 day') FROM d LIMIT 31) SELECT count(*), max(day) FROM d`,
+    });
+    expect(days.rows).toEqual([[31, "2026-01-31"]]);
+    const unbounded = await refusal(
+      admin.sql.query.query({ sql: "WITH d(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM d WHERE n < 10) SELECT count(*) FROM d" }),
+    );
+    expect(unbounded).toEqual({ code: "BAD_REQUEST", message: expect.stringMatching(/recursive CTE "d" needs a literal LIMIT/) });
+    const tooLarge = await refusal(admin.sql.query.query({ sql: `${series(MAX_RECURSIVE_CTE_ROWS + 1)} SELECT count(*) FROM c` }));
+    expect(tooLarge.message).toMatch(/this one allows 100001/);
+  });
+});
+
+/** Write and escape attempts: each must be refused with this code and a message matching `message`. */
+const ATTEMPTS: { name: string; sql: string; code: string; message: RegExp }[] = [
+  // DML
+  {
+    name: "INSERT",
+    sql: "INSERT INTO tasks (title, created_by, created_at, updated_at) VALUES ('x', 'y', 1, 1)",
+    code: "FORBIDDEN",
+    message: /INSERT writes rows/,
+  },
+  {
+    name: "INSERT … RETURNING",
+    sql: "INSERT INTO tasks (title, created_by, created_at, updated_at) VALUES ('x', 'y', 1, 1) RETURNING *",
+    code: "FORBIDDEN",
+    message: /INSERT writes rows/,
+  },
+  {
+    name: "INSERT … SELECT with upsert",
+    sql: "INSERT INTO tasks SELECT * FROM tasks WHERE true ON CONFLICT DO NOTHING",
+    code: "FORBIDDEN",
+    message: /INSERT writes rows/,
+  },
+  { name: "UPDATE", sql: "UPDATE tasks SET title = 'pwned'", code: "FORBIDDEN", message: /UPDATE writes rows/ },
+  { name: "DELETE", sql: "DELETE FROM tasks", code: "FORBIDDEN", message: /DELETE deletes rows/ },
+  { name: "DELETE … RETURNING", sql: "DELETE FROM tasks WHERE id > 0 RETURNING id", code: "FORBIDDEN", message: /DELETE deletes rows/ },
+  {
+    name: "REPLACE",
+    sql: "REPLACE INTO tasks (id, title, created_by, created_at, updated_at) VALUES (1, 'x', 'y', 1, 1)",
+    code: "FORBIDDEN",
+    message: /REPLACE writes rows/,
+  },
+  {
+    name: "a write into the change log",
+    sql: "INSERT INTO _changes (tbl, op, pk, at) VALUES ('tasks', 'insert', 1, 1)",
+    code: "FORBIDDEN",
+    message: /INSERT writes rows/,
+  },
+  { name: "a write into sqlite_sequence", sql: "UPDATE sqlite_sequence SET seq = 0", code: "FORBIDDEN", message: /UPDATE writes rows/ },
+  // CTE-wrapped DML
+  { name: "WITH … DELETE", sql: "WITH x AS (SELECT 1) DELETE FROM tasks", code: "FORBIDDEN", message: /WITH … DELETE deletes rows/ },
+  {
+    name: "WITH … UPDATE",
+    sql: "WITH x AS (SELECT id FROM tasks) UPDATE tasks SET status = 'completed' WHERE id IN (SELECT id FROM x)",
+    code: "FORBIDDEN",
+    message: /WITH … UPDATE writes rows/,
+  },
+  {
+    name: "WITH RECURSIVE … INSERT",
+    sql: "WITH RECURSIVE x(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM x LIMIT 5) INSERT INTO tasks (title, created_by, created_at, updated_at) SELECT 'x', 'y', n, n FROM x",
+    code: "FORBIDDEN",
+    message: /WITH … INSERT writes rows/,
+  },
+  {
+    name: 'WITH "x" … REPLACE',
+    sql: "WITH \"x\" AS (SELECT 1) REPLACE INTO tasks (id, title, created_by, created_at, updated_at) VALUES (1, 'x', 'y', 1, 1)",
+    code: "FORBIDDEN",
+    message: /WITH … REPLACE writes rows/,
+  },
+  // DDL
+  { name: "CREATE TABLE", sql: "CREATE TABLE evil (x)", code: "FORBIDDEN", message: /CREATE changes the schema/ },
+  { name: "CREATE TEMP TABLE", sql: "CREATE TEMP TABLE evil (x)", code: "FORBIDDEN", message: /CREATE changes the schema/ },
+  { name: "CREATE INDEX", sql: "CREATE INDEX evil ON tasks (title)", code: "FORBIDDEN", message: /CREATE changes the schema/ },
+  {
+    name: "CREATE VIEW over the change log",
+    sql: "CREATE VIEW v AS SELECT * FROM _changes",
+    code: "FORBIDDEN",
+    message: /CREATE changes the schema/,
+  },
+  {
+    name: "CREATE TRIGGER with a body",
+    sql: "CREATE TRIGGER t AFTER INSERT ON tasks BEGIN DELETE FROM tasks; END",
+    code: "FORBIDDEN",
+    message: /CREATE changes the schema/,
+  },
+  { name: "CREATE VIRTUAL TABLE", sql: "CREATE VIRTUAL TABLE f USING fts5(x)", code: "FORBIDDEN", message: /CREATE changes the schema/ },
+  { name: "DROP TABLE", sql: "DROP TABLE tasks", code: "FORBIDDEN", message: /DROP changes the schema/ },
+  { name: "ALTER TABLE", sql: "ALTER TABLE tasks ADD COLUMN evil TEXT", code: "FORBIDDEN", message: /ALTER changes the schema/ },
+  // Several statements
+  { name: "a read, then a write", sql: "SELECT 1; DELETE FROM tasks", code: "BAD_REQUEST", message: /found 2 statements/ },
+  { name: "no space and a trailing semicolon", sql: "SELECT 1;DELETE FROM tasks;", code: "BAD_REQUEST", message: /found 2 statements/ },
+  { name: "a semicolon inside a string first", sql: "SELECT ';'; DELETE FROM tasks", code: "BAD_REQUEST", message: /found 2 statements/ },
+  {
+    name: "a semicolon after a line comment",
+    sql: "SELECT 1 -- comment\n; DROP TABLE tasks",
+    code: "BAD_REQUEST",
+    message: /found 2 statements/,
+  },
+  {
+    name: "a semicolon after a block comment",
+    sql: "SELECT 1 /* ; */ ; DROP TABLE tasks",
+    code: "BAD_REQUEST",
+    message: /found 2 statements/,
+  },
+  { name: "VALUES, then a write", sql: "VALUES (1); UPDATE tasks SET title = 'x'", code: "BAD_REQUEST", message: /found 2 statements/ },
+  {
+    name: "a quote-closing injection",
+    sql: "SELECT * FROM tasks WHERE title = ''; UPDATE tasks SET title = 'x' --'",
+    code: "BAD_REQUEST",
+    message: /found 2 statements/,
+  },
+  // Comment, quoting, case and whitespace tricks
+  {
+    name: "a block comment that looks like SELECT",
+    sql: "/* SELECT */ DELETE FROM tasks",
+    code: "FORBIDDEN",
+    message: /DELETE deletes rows/,
+  },
+  { name: "a line comment that looks like SELECT", sql: "-- SELECT\nDELETE FROM tasks", code: "FORBIDDEN", message: /DELETE deletes rows/ },
+  { name: "mixed case and whitespace", sql: " \n\t DeLeTe\n\tFrOm tasks", code: "FORBIDDEN", message: /DELETE deletes rows/ },
+  { name: "a quoted keyword", sql: '"DELETE" FROM tasks', code: "FORBIDDEN", message: /starts with "DELETE"/ },
+  {
+    name: "a NUL byte hiding a second statement",
+    sql: "SELECT 1\u0000; DELETE FROM tasks",
+    code: "BAD_REQUEST",
+    message: /unexpected character NUL/,
+  },
+  { name: "a non-breaking space", sql: "SELECT\u00a01; DELETE FROM tasks", code: "FORBIDDEN", message: /is not a read/ },
+  { name: "an unterminated string", sql: "SELECT 'x; DELETE FROM tasks", code: "BAD_REQUEST", message: /unterminated string/ },
+  { name: "EXPLAIN of a DELETE", sql: "EXPLAIN DELETE FROM tasks", code: "FORBIDDEN", message: /DELETE deletes rows/ },
+  {
+    name: "EXPLAIN QUERY PLAN of a DROP",
+    sql: "EXPLAIN QUERY PLAN DROP TABLE tasks",
+    code: "FORBIDDEN",
+    message: /DROP changes the schema/,
+  },
+  // Pragmas, attach, maintenance, transactions, extensions
+  {
+    name: "PRAGMA table_info",
+    sql: "PRAGMA table_info(_changes)",
+    code: "FORBIDDEN",
+    message: /PRAGMA reads or changes database settings/,
+  },
+  { name: "PRAGMA writable_schema", sql: "PRAGMA writable_schema = 1", code: "FORBIDDEN", message: /PRAGMA/ },
+  { name: "PRAGMA foreign_keys", sql: "pragma foreign_keys = OFF", code: "FORBIDDEN", message: /PRAGMA/ },
+  {
+    name: "PRAGMA reverse_unordered_selects (connection state)",
+    sql: "PRAGMA reverse_unordered_selects = 1",
+    code: "FORBIDDEN",
+    message: /PRAGMA/,
+  },
+  {
+    name: "a pragma function",
+    sql: "SELECT * FROM pragma_table_info('_changes')",
+    code: "FORBIDDEN",
+    message: /pragma functions are not available/,
+  },
+  {
+    name: "a pragma function behind json_each",
+    sql: "SELECT * FROM json_each('[1]'), \"pragma_quick_check\"",
+    code: "FORBIDDEN",
+    message: /pragma functions/,
+  },
+  { name: "ATTACH", sql: "ATTACH DATABASE ':memory:' AS other", code: "FORBIDDEN", message: /ATTACH opens another database/ },
+  { name: "DETACH", sql: "DETACH DATABASE other", code: "FORBIDDEN", message: /DETACH/ },
+  { name: "VACUUM", sql: "VACUUM", code: "FORBIDDEN", message: /VACUUM rewrites the database/ },
+  { name: "VACUUM INTO", sql: "VACUUM INTO '/tmp/copy.db'", code: "FORBIDDEN", message: /VACUUM/ },
+  { name: "REINDEX", sql: "REINDEX", code: "FORBIDDEN", message: /REINDEX rewrites indexes/ },
+  { name: "ANALYZE", sql: "ANALYZE", code: "FORBIDDEN", message: /ANALYZE writes statistics/ },
+  { name: "BEGIN", sql: "BEGIN IMMEDIATE", code: "FORBIDDEN", message: /BEGIN controls transactions/ },
+  { name: "COMMIT", sql: "COMMIT", code: "FORBIDDEN", message: /COMMIT controls transactions/ },
+  { name: "ROLLBACK", sql: "ROLLBACK", code: "FORBIDDEN", message: /ROLLBACK controls transactions/ },
+  { name: "SAVEPOINT", sql: "SAVEPOINT s", code: "FORBIDDEN", message: /SAVEPOINT controls transactions/ },
+  { name: "RELEASE", sql: "RELEASE s", code: "FORBIDDEN", message: /RELEASE controls transactions/ },
+  { name: "END TRANSACTION", sql: "END TRANSACTION", code: "FORBIDDEN", message: /END controls transactions/ },
+  { name: "load_extension", sql: "SELECT load_extension('/tmp/evil.so')", code: "FORBIDDEN", message: /load_extension is not available/ },
+  { name: "a file-writing function", sql: "SELECT writefile('/tmp/x', 'y')", code: "BAD_REQUEST", message: /no such function: writefile/ },
+  // Internal tables
+  { name: "the change log", sql: "SELECT * FROM _changes", code: "FORBIDDEN", message: /table "_changes" is internal/ },
+  { name: "the change log, quoted", sql: 'SELECT * FROM "_changes"', code: "FORBIDDEN", message: /table "_changes" is internal/ },
+  {
+    name: "the change log, in a join",
+    sql: "SELECT t.title FROM tasks t JOIN _changes c ON c.pk = t.id",
+    code: "FORBIDDEN",
+    message: /table "_changes" is internal/,
+  },
+  {
+    name: "the change log, in a scalar subquery",
+    sql: "SELECT (SELECT count(*) FROM _changes) AS n",
+    code: "FORBIDDEN",
+    message: /table "_changes" is internal/,
+  },
+  {
+    name: "the change log, in a CTE",
+    sql: "WITH c AS (SELECT * FROM _changes) SELECT * FROM c",
+    code: "FORBIDDEN",
+    message: /table "_changes" is internal/,
+  },
+  {
+    name: "migration bookkeeping",
+    sql: "SELECT * FROM [__drizzle_migrations]",
+    code: "FORBIDDEN",
+    message: /table "__drizzle_migrations" is internal/,
+  },
+  {
+    name: "sqlite_master",
+    sql: "SELECT * FROM sqlite_master",
+    code: "FORBIDDEN",
+    message: /"sqlite_master" is one of SQLite's internal tables/,
+  },
+  {
+    name: "sqlite_schema, schema-qualified",
+    sql: "SELECT sql FROM main.sqlite_schema",
+    code: "FORBIDDEN",
+    message: /SQLite's internal tables/,
+  },
+  { name: "sqlite_sequence", sql: "SELECT * FROM sqlite_sequence", code: "FORBIDDEN", message: /SQLite's internal tables/ },
+  { name: "sqlite_temp_master", sql: "SELECT * FROM sqlite_temp_master", code: "FORBIDDEN", message: /SQLite's internal tables/ },
+  {
+    name: "the platform's _cf_KV",
+    sql: "SELECT * FROM _cf_KV",
+    code: "FORBIDDEN",
+    message: /"_cf_kv" is one of the platform's internal tables/,
+  },
+  {
+    name: "the platform's _cf_METADATA, quoted",
+    sql: 'SELECT * FROM "_cf_METADATA"',
+    code: "FORBIDDEN",
+    message: /the platform's internal tables/,
+  },
+  // Runaway and oversized input
+  {
+    name: "an unbounded recursive CTE under an aggregate",
+    sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    code: "BAD_REQUEST",
+    message: /recursive CTE "c" needs a literal LIMIT/,
+  },
+  {
+    name: "a recursive CTE bounded by a parameter",
+    sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT ?) SELECT count(*) FROM c",
+    code: "BAD_REQUEST",
+    message: /needs a literal LIMIT/,
+  },
+  {
+    name: "oversized input",
+    sql: `SELECT 1; ${"DELETE FROM tasks; ".repeat(600)}`,
+    code: "BAD_REQUEST",
+    message: /at most 10000 characters/,
+  },
+  { name: "empty input", sql: " -- nothing here\n", code: "BAD_REQUEST", message: /holds no statement/ },
+];
+
+describe("read-only SQL: write and escape attempts", () => {
+  const room = uniqueRoom("sql-attempts");
+
+  beforeAll(async () => {
+    const writer = await clientFor(room, "writer");
+    for (const task of BOARD) await writer.tasks.create.mutate(task);
+    await closeClients();
+  });
+
+  it("has a corpus of at least 40 attempts", () => {
+    expect(ATTEMPTS.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(ATTEMPTS)("refuses $name, and every table is unchanged", async ({ sql, code, message }) => {
+    const before = await checksum(room);
+    const admin = await clientFor(room, "admin");
+    const refused = await refusal(admin.sql.query.query({ sql }));
+    expect(refused.code).toBe(code);
+    expect(refused.message).toMatch(message);
+    expect(await checksum(room)).toBe(before);
+  });
+
+  it("refuses every attempt over the seed protocol too, and every table is unchanged", async () => {
+    const before = await checksum(room);
+    const answers = await executeSQL(
+      await seedSocket(room),
+      ATTEMPTS.map(({ sql }) => ({ sql, readonly: true })),
+    );
+    expect(answers.map((answer) => [answer.type, answer.error?.code])).toEqual(ATTEMPTS.map(({ code }) => ["rpc_error", code]));
+    expect(await checksum(room)).toBe(before);
+  });
+
+  it("has a checksum that notices a change to any table, internal ones included", async () => {
+    const before = await checksum(room);
+    await runInDurableObject(stub(room), (_instance, state) => {
+      state.storage.sql.exec("UPDATE _changes SET at = at + 1 WHERE seq = (SELECT max(seq) FROM _changes)");
+    });
+    expect(await checksum(room)).not.toBe(before);
+  });
+});
+
+describe("read-only SQL: the rollback layer", () => {
+  const room = uniqueRoom("sql-rollback");
+
+  it("rolls back whatever runs inside it, even a write, and returns its result", async () => {
+    await clientFor(room, "writer").then((writer) => writer.tasks.create.mutate({ title: "kept" }));
+    const before = await checksum(room);
+    const seen = await runInDurableObject(stub(room), (_instance, state) =>
+      rolledBack(state.storage, () => {
+        state.storage.sql.exec("INSERT INTO tasks (title, created_by, created_at, updated_at) VALUES ('gone', 'x', 1, 1)");
+        return state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tasks").one().n;
+      }),
+    );
+    expect(seen).toBe(2);
+    expect(await checksum(room)).toBe(before);
+  });
+
+  it("rolls back and rethrows when the function throws", async () => {
+    const before = await checksum(room);
+    const message = await runInDurableObject(stub(room), (_instance, state) => {
+      try {
+        rolledBack(state.storage, () => {
+          state.storage.sql.exec("DELETE FROM tasks");
+          throw new Error("boom");
+        });
+        return "no error";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    });
+    expect(message).toBe("boom");
+    expect(await checksum(room)).toBe(before);
+  });
+});
