@@ -22,7 +22,7 @@ export interface IndexSpec<TKey extends string> {
  *   { name: "title", columns: ["title"] },
  * ]);
  * tasks.room;    // sqliteTable "tasks" (id INTEGER PRIMARY KEY AUTOINCREMENT, title)
- * tasks.replica; // sqliteTable "tasks" (room_id, id, title), PRIMARY KEY (room_id, id)
+ * tasks.replica; // sqliteTable "tasks" (room_id, id, title, _seq), PRIMARY KEY (room_id, id)
  */
 export function replicatedTable<TName extends string, TColumns extends Record<string, SQLiteColumnBuilderBase>>(
   name: TName,
@@ -37,11 +37,21 @@ export function replicatedTable<TName extends string, TColumns extends Record<st
       return (spec.unique ? uniqueIndex : index)(`${name}_${spec.name}_idx`).on(first!, ...rest);
     }),
   );
-  const replica = sqliteTable(name, { room_id: text("room_id").notNull(), id: integer("id").notNull(), ...columns() }, (t) => [
-    primaryKey({ columns: [t.room_id, t.id] }),
-    ...indexes.map((spec) =>
-      (spec.unique ? uniqueIndex : index)(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column])),
-    ),
-  ]);
+  const replica = sqliteTable(
+    name,
+    {
+      room_id: text("room_id").notNull(),
+      id: integer("id").notNull(),
+      ...columns(),
+      /** The room's change seq this row state comes from; the sync engine never replaces a row with an older one. */
+      _seq: integer("_seq").notNull().default(0),
+    },
+    (t) => [
+      primaryKey({ columns: [t.room_id, t.id] }),
+      ...indexes.map((spec) =>
+        (spec.unique ? uniqueIndex : index)(`${name}_${spec.name}_idx`).on(t.room_id, ...spec.columns.map((column) => t[column])),
+      ),
+    ],
+  );
   return { name, room, replica } as const;
 }

@@ -21,3 +21,24 @@ export const changes = sqliteTable("_changes", {
   /** Commit time, ms since the epoch. */
   at: integer("at").notNull(),
 });
+
+/**
+ * The sync engine's durable state: one row (id = 1). Counters survive
+ * hibernation and eviction; `replicated_seq` is the watermark the D1 replica
+ * has confirmed.
+ */
+export const syncStatus = sqliteTable("_sync_status", {
+  id: integer("id").primaryKey(),
+  /** The room's name (its `room_id` in the replica), recorded on first use. */
+  room: text("room"),
+  replicated_seq: integer("replicated_seq").notNull().default(0),
+  /** 1 when the next push must be a full resync (first start, log gap, forceSyncAll). */
+  needs_full_resync: integer("needs_full_resync").notNull().default(1),
+  total_syncs: integer("total_syncs").notNull().default(0),
+  sync_errors: integer("sync_errors").notNull().default(0),
+  consecutive_failures: integer("consecutive_failures").notNull().default(0),
+  last_sync_at: integer("last_sync_at"),
+  last_attempt_at: integer("last_attempt_at"),
+  next_attempt_at: integer("next_attempt_at"),
+  last_error: text("last_error"),
+});

@@ -7,4 +7,4 @@ import { tasks as tasksTables } from "./tasks";
 
 export const tasks = tasksTables.room;
 export const debouncedState = debouncedTables.room;
-export { changes } from "./internal";
+export { changes, syncStatus } from "./internal";

@@ -149,3 +149,35 @@ export const SQL_TIME_BUDGET_MS = 5_000;
 
 /** Most rows a recursive CTE may produce: each needs a literal `LIMIT` (plus `OFFSET`) no larger than this. */
 export const MAX_RECURSIVE_CTE_ROWS = 100_000;
+
+/**
+ * Replication window: a push waits this long after the first unreplicated
+ * commit, so a burst of writes becomes one D1 batch instead of one per write.
+ */
+export const REPLICATION_WINDOW_MS = 250;
+
+/** Most change-log entries one push reads (they coalesce to at most this many rows). */
+export const SYNC_MAX_CHANGES_PER_PUSH = 5_000;
+
+/** Backoff after a failed push: doubles from the base up to the cap. */
+export const SYNC_BACKOFF_BASE_MS = 1_000;
+export const SYNC_BACKOFF_MAX_MS = 60_000;
+
+/** Rows per page of a full resync (each page is one D1 batch). */
+export const RESYNC_PAGE_ROWS = 500;
+
+/** Replica ids checked per page when a full resync looks for rows the room no longer has. */
+export const RESYNC_ORPHAN_PAGE = 1_000;
+
+/** Replication is unhealthy when the oldest unreplicated change is older than this. */
+export const SYNC_UNHEALTHY_LAG_MS = 30_000;
+
+/**
+ * Most unreplicated change-log entries kept for the sync engine while D1 is
+ * down; beyond this the log is trimmed normally and the replica catches up by
+ * a full resync instead.
+ */
+export const MAX_UNREPLICATED_CHANGES = 100_000;
+
+/** Bound parameters per D1 statement (the platform's limit). */
+export const D1_MAX_PARAMS = 100;

@@ -24,6 +24,7 @@ import { appRouter } from "../rpc/router";
 import { createWsAdapter, type WsAdapter } from "../rpc/ws-adapter";
 import { ReadOnlySql } from "../sql/read-only-sql";
 import { READABLE_TABLES } from "../sql/readable-tables";
+import { SyncEngine } from "../sync/sync-engine";
 import { TaskStore } from "../tasks/task-store";
 import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, writeAttachment, type Attachment } from "./attachment";
@@ -39,6 +40,7 @@ export class Room extends DurableObject<Env> {
   readonly #debounced: DebouncedWriter;
   readonly #alarms: AlarmScheduler;
   #hub!: CommitHub;
+  #sync!: SyncEngine;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,6 +59,7 @@ export class Room extends DurableObject<Env> {
         },
         run: () => void this.#debounced.flush({ dueOnly: true }),
       },
+      { name: "sync push", nextDue: () => this.#sync.nextDue(), run: () => this.#sync.run() },
     ]);
     this.#sql = new ReadOnlySql(ctx.storage, { readableTables: READABLE_TABLES });
     // tRPC keep-alive pings are answered by the runtime without waking the room.
@@ -81,7 +84,8 @@ export class Room extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       await migrate(this.#db, migrations);
       this.#log.installTriggers(REPLICATED_TABLES.map((table) => table.name));
-      this.#hub = new CommitHub(this.#log);
+      this.#sync = new SyncEngine(ctx.storage.sql, this.#log, env.DB);
+      this.#hub = new CommitHub(this.#log, () => this.#sync.retentionFloor());
       // After hibernation the sockets are still open: their users are still here
       // and their clients still subscribed.
       const sockets = ctx.getWebSockets();
@@ -100,6 +104,7 @@ export class Room extends DurableObject<Env> {
       live: { log: this.#log, hub: this.#hub },
       memory: this.#memory,
       debounced: this.#debounced,
+      sync: this.#sync,
       socket: { remember: (state) => this.#update(ws, state) },
       sql: this.#sql,
     };
@@ -115,7 +120,7 @@ export class Room extends DurableObject<Env> {
 
   /** After any event: announce what it committed and keep the alarm in step. */
   async #settle(): Promise<void> {
-    this.#hub.publish();
+    if (this.#hub.publish()) this.#sync.noteCommit();
     await this.#alarms.schedule();
   }
 
@@ -128,6 +133,7 @@ export class Room extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const connect = parseConnectRequest(request);
     if (!connect) return jsonError(400, "BAD_REQUEST", "rooms accept only WebSocket upgrades from the Worker");
+    this.#sync.setRoom(connect.room);
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     writeAttachment(server, {

@@ -9,6 +9,7 @@ import type { CommitHub } from "../live/commit-hub";
 import type { RoomName } from "../lib/room-name";
 import type { MemoryStore } from "../presence/memory-store";
 import type { ReadOnlySql } from "../sql/read-only-sql";
+import type { SyncEngine } from "../sync/sync-engine";
 import type { TaskStore } from "../tasks/task-store";
 
 /** Ephemeral state a socket remembers in its attachment, so it survives hibernation. */
@@ -31,6 +32,8 @@ export interface RoomContext {
   memory: MemoryStore;
   /** High-frequency values, persisted at most once per interval per key. */
   debounced: DebouncedWriter;
+  /** Replication to the D1 replica. */
+  sync: SyncEngine;
   /** The calling WebSocket, when there is one (not for service calls). */
   socket: { remember(state: RememberedState): void } | null;
   /** Read-only SQL over the room's readable tables. */

@@ -7,6 +7,7 @@ import { debouncedRouter } from "./debounced-router";
 import { memoryRouter } from "./memory-router";
 import { presenceRouter } from "./presence-router";
 import { sessionRouter } from "./session-router";
+import { syncRouter } from "./sync-router";
 import { sqlRouter } from "./sql-router";
 import { tasksRouter } from "./tasks-router";
 
@@ -17,6 +18,7 @@ export const appRouter = router({
   memory: memoryRouter,
   debounced: debouncedRouter,
   sql: sqlRouter,
+  sync: syncRouter,
 });
 
 /** The type of the room's API. Import it as a type only. */

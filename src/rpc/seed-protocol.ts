@@ -28,6 +28,8 @@ export const SEED_METHODS = {
   flushDebounced: { path: "debounced.flush", type: "mutation" },
   getDebounced: { path: "debounced.get", type: "query" },
   executeSQL: { path: "sql.query", type: "query" },
+  getSyncStatus: { path: "sync.status", type: "query" },
+  forceSyncAll: { path: "sync.forceSyncAll", type: "mutation" },
 } as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
 
 export type SeedMethod = keyof typeof SEED_METHODS;

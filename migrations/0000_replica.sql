@@ -1,3 +1,21 @@
+CREATE TABLE `_debounced_state` (
+	`room_id` text NOT NULL,
+	`id` integer NOT NULL,
+	`key` text NOT NULL,
+	`value` text NOT NULL,
+	`updated_at` integer NOT NULL,
+	`updated_by` text NOT NULL,
+	`_seq` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`room_id`, `id`)
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `_debounced_state_key_idx` ON `_debounced_state` (`room_id`,`key`);--> statement-breakpoint
+CREATE TABLE `_replica_state` (
+	`room_id` text PRIMARY KEY NOT NULL,
+	`seq` integer NOT NULL,
+	`synced_at` integer NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `tasks` (
 	`room_id` text NOT NULL,
 	`id` integer NOT NULL,
@@ -11,6 +29,7 @@ CREATE TABLE `tasks` (
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
 	`completed_at` integer,
+	`_seq` integer DEFAULT 0 NOT NULL,
 	PRIMARY KEY(`room_id`, `id`)
 );
 --> statement-breakpoint
