@@ -1,25 +1,27 @@
 /**
  * The benchmark floor: the least a room can do for a frame. A SQLite Durable
- * Object on the Hibernation API, one text frame in, one text frame out:
+ * Object on the Hibernation API, one text frame in, one text frame out
+ * (broadcast: out to every other socket):
  *
  *   echo:<n>        → the same text (transport only)
  *   insert:<n>      → INSERT one task row, reply with its id (what tasks.create stores)
  *   insert-row:<n>  → INSERT … RETURNING *, reply with the row as JSON (the product's
  *                     reply shape without tRPC, zod, superjson or Drizzle)
  *   get:<id>        → SELECT the row by id, reply with it as JSON (or "null")
+ *   insert-batch:<k> → K inserts in one event (one storage commit), reply with the last id
+ *   broadcast:<text> → <text> to every other socket of the room (nothing back to the sender)
  *   insert-logged:<n> → insert-row, plus the SQLite work the product's live data
  *                     adds to a write (src/live): an AFTER INSERT trigger logging
  *                     the row to `_changes`, the seq read that stamps the result,
  *                     and the head + tables-changed reads of the commit announcement
  *
- * Routes: GET /health, GET /floor/:name/ws (WebSocket upgrade). No auth: local
- * benchmarking only (bench/run.ts), never deployed.
+ * Served by baseline-worker.ts; local benchmarking only (test/bench/run.ts), never deployed.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { BaselineEnv } from "./baseline-worker";
 
-interface FloorEnv {
-  FLOOR: DurableObjectNamespace<FloorRoom>;
-}
+/** At most this many rows per insert-batch frame (one event, one commit). */
+const MAX_BATCH_ROWS = 1_000;
 
 /** The `tasks` table and indexes of drizzle/0000_init.sql, idempotent. */
 const SCHEMA = `
@@ -78,11 +80,11 @@ const HEAD = "SELECT seq FROM sqlite_sequence WHERE name = '_changes'";
 const INSERT =
   "INSERT INTO tasks (title, description, status, priority, position, created_by, created_at, updated_at) VALUES (?, '', 'pending', 0, 0, ?, ?, ?)";
 
-export class FloorRoom extends DurableObject<FloorEnv> {
+export class FloorRoom extends DurableObject<BaselineEnv> {
   /** The last change-log seq announced (the product's CommitHub.published). */
   #published = 0;
 
-  constructor(ctx: DurableObjectState, env: FloorEnv) {
+  constructor(ctx: DurableObjectState, env: BaselineEnv) {
     super(ctx, env);
     // Synchronous: no other event can run before the constructor returns.
     ctx.storage.sql.exec(SCHEMA);
@@ -141,6 +143,19 @@ export class FloorRoom extends DurableObject<FloorEnv> {
         }
         return;
       }
+      case "insert-batch": {
+        const count = Math.min(MAX_BATCH_ROWS, Math.max(1, Number(arg) || 1));
+        const now = Date.now();
+        let id = 0;
+        for (let i = 0; i < count; i++) id = sql.exec<{ id: number }>(`${INSERT} RETURNING id`, `task ${i}`, "bench", now, now).one().id;
+        ws.send(String(id));
+        return;
+      }
+      case "broadcast":
+        for (const other of this.ctx.getWebSockets()) {
+          if (other !== ws) other.send(arg);
+        }
+        return;
       case "get": {
         const rows = sql.exec("SELECT * FROM tasks WHERE id = ?", Number(arg)).toArray();
         ws.send(JSON.stringify(rows[0] ?? null));
@@ -159,16 +174,3 @@ export class FloorRoom extends DurableObject<FloorEnv> {
     }
   }
 }
-
-const ROUTE = /^\/floor\/([A-Za-z0-9_-]{1,64})\/ws$/;
-
-export default {
-  async fetch(request, env): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname === "/health") return Response.json({ ok: true });
-    const route = ROUTE.exec(url.pathname);
-    if (!route || request.method !== "GET") return new Response("not found", { status: 404 });
-    const stub = env.FLOOR.get(env.FLOOR.idFromName(route[1]!));
-    return stub.fetch(request);
-  },
-} satisfies ExportedHandler<FloorEnv>;

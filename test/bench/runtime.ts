@@ -1,0 +1,268 @@
+/**
+ * The local runtimes the benchmark suite measures: `wrangler dev` processes for
+ * the product (./wrangler.toml) and the baseline worker (floor + PartyServer
+ * peer, test/bench/workers/), each started from a copy of the repo taken at
+ * start (so edits during a run cannot reload them) with its own --persist-to
+ * directory. Finds each runtime's own listening socket (behind wrangler's
+ * proxy) and its RSS through /proc. Every child runs in its own process group,
+ * which is killed at the end, on errors and on signals. Used by run.ts only.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, type WriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** Process group id (= pid: spawned detached); wrangler's workerd processes inherit it. */
+  pgid: number;
+  tail: string[];
+  exited: boolean;
+  exitCode: number | null;
+}
+
+export interface RuntimeOptions {
+  root: string;
+  tempDir: string;
+  log: WriteStream;
+  verbose: boolean;
+}
+
+const children: Child[] = [];
+
+/** Copies what the workers are built from into `tempDir`: product/ and baseline/. */
+export function snapshot(root: string, tempDir: string): { productDir: string; baselineDir: string } {
+  const productDir = join(tempDir, "product");
+  for (const entry of ["wrangler.toml", "package.json", "tsconfig.json", "src", "schema", "drizzle", "migrations"]) {
+    if (existsSync(join(root, entry))) cpSync(join(root, entry), join(productDir, entry), { recursive: true });
+  }
+  symlinkSync(join(root, "node_modules"), join(productDir, "node_modules"), "dir");
+  const baselineDir = join(tempDir, "baseline");
+  mkdirSync(baselineDir);
+  cpSync(join(root, "test/bench/workers"), baselineDir, { recursive: true });
+  symlinkSync(join(root, "node_modules"), join(baselineDir, "node_modules"), "dir");
+  return { productDir, baselineDir };
+}
+
+function childEnv(root: string, tempDir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${join(root, "node_modules/.bin")}:${process.env["PATH"] ?? ""}`,
+    // wrangler's local observability traces every frame into a local database (3.9× slower echo).
+    X_LOCAL_OBSERVABILITY: "false",
+    WRANGLER_SEND_METRICS: "false",
+    CI: "true",
+    NO_COLOR: "1",
+    WRANGLER_LOG_PATH: join(tempDir, "wrangler-logs"),
+  };
+}
+
+/** Starts `wrangler <args>` in `cwd` in its own process group. */
+export function startWrangler(options: RuntimeOptions, name: string, cwd: string, args: string[]): Child {
+  const bin = join(options.root, "node_modules/wrangler/bin/wrangler.js");
+  const proc = spawn(process.execPath, [bin, ...args], {
+    cwd,
+    env: childEnv(options.root, options.tempDir),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
+  const child: Child = { name, proc, pgid: proc.pid, tail: [], exited: false, exitCode: null };
+  children.push(child);
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString();
+    options.log.write(text.replace(/^/gm, `[${name}] `));
+    if (options.verbose) process.stderr.write(text.replace(/^/gm, `[${name}] `));
+    for (const line of text.split("\n")) if (line.trim()) child.tail.push(line);
+    if (child.tail.length > 80) child.tail.splice(0, child.tail.length - 80);
+  };
+  proc.stdout?.on("data", onData);
+  proc.stderr?.on("data", onData);
+  proc.on("exit", (code) => {
+    child.exited = true;
+    child.exitCode = code;
+  });
+  return child;
+}
+
+/** Runs a wrangler command to completion (e.g. D1 migrations). */
+export async function runWrangler(options: RuntimeOptions, name: string, cwd: string, args: string[], timeoutMs: number): Promise<void> {
+  const child = startWrangler(options, name, cwd, args);
+  const until = Date.now() + timeoutMs;
+  while (!child.exited) {
+    if (Date.now() > until) throw new Error(`${name} did not finish within ${timeoutMs} ms\n${child.tail.join("\n")}`);
+    await sleep(100);
+  }
+  if (child.exitCode !== 0) throw new Error(`${name} exited with ${child.exitCode}\n${child.tail.join("\n")}`);
+}
+
+/** Waits until `url` answers 2xx. */
+export async function waitReady(child: Child, url: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exited) throw new Error(`${child.name} exited with ${child.exitCode} before it was ready\n${child.tail.join("\n")}`);
+    if (await healthy(url)) return;
+    await sleep(200);
+  }
+  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms\n${child.tail.join("\n")}`);
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const body = await response.text();
+    return response.ok && body.includes('"ok":true');
+  } catch {
+    return false;
+  }
+}
+
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolvePort, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolvePort(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    if (!address || typeof address === "string") throw new Error("no port");
+    return address.port;
+  });
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports;
+}
+
+// ---------------------------------------------------------------- /proc
+
+interface ProcessInfo {
+  pid: number;
+  pgid: number;
+  cmdline: string[];
+}
+
+function processesInGroup(pgid: number): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the parenthesised command name: state ppid pgrp …
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
+      found.push({ pid: Number(entry), pgid, cmdline });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+/** TCP ports a process listens on (IPv4), from /proc/net/tcp and its socket fds. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const match = /^socket:\[(\d+)\]$/.exec(target);
+      if (match) inodes.add(match[1]!);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  const ports: number[] = [];
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
+    const columns = line.trim().split(/\s+/);
+    // local_address rem_address st … inode (column 9); st 0A = LISTEN
+    if (columns[3] !== "0A" || !inodes.has(columns[9] ?? "")) continue;
+    ports.push(parseInt(columns[1]!.split(":")[1]!, 16));
+  }
+  return ports;
+}
+
+/** The user worker's workerd process of a `wrangler dev` child, and its own HTTP port (behind wrangler's proxy). */
+export interface RuntimeEntry {
+  pid: number;
+  port: number;
+  url: string;
+}
+
+/**
+ * wrangler dev runs two workerd processes: a proxy listening on the port we
+ * asked for, and the runtime of the user worker on a port of its own. The
+ * runtime is the workerd whose entry socket is not ours; its HTTP port is the
+ * one of its listening ports that answers GET /health.
+ */
+export async function findRuntime(child: Child, proxyPort: number): Promise<RuntimeEntry> {
+  const workerds = processesInGroup(child.pgid).filter((info) => info.cmdline[0]?.endsWith("/workerd"));
+  const runtime = workerds.find((info) => !info.cmdline.some((arg) => arg === `--socket-addr=entry=127.0.0.1:${proxyPort}`));
+  if (!runtime) throw new Error(`${child.name}: no runtime workerd among ${workerds.map((info) => info.pid).join(", ") || "none"}`);
+  for (const port of listeningPorts(runtime.pid)) {
+    const url = `http://127.0.0.1:${port}`;
+    if (await healthy(`${url}/health`)) return { pid: runtime.pid, port, url };
+  }
+  throw new Error(`${child.name}: runtime workerd ${runtime.pid} answers /health on none of its ports`);
+}
+
+/** Resident set size of a process in KiB (VmRSS). */
+export function rssKiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]);
+}
+
+// ---------------------------------------------------------------- teardown
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** SIGTERM every child's process group, then SIGKILL whatever is left. Only our own groups. */
+export async function killChildren(): Promise<void> {
+  const pgids = children.map((child) => child.pgid).filter(groupAlive);
+  for (const pgid of pgids) signalGroup(pgid, "SIGTERM");
+  const until = Date.now() + 5_000;
+  while (Date.now() < until && pgids.some(groupAlive)) await sleep(100);
+  for (const pgid of pgids.filter(groupAlive)) signalGroup(pgid, "SIGKILL");
+  const hardUntil = Date.now() + 3_000;
+  while (Date.now() < hardUntil && pgids.some(groupAlive)) await sleep(100);
+  const left = pgids.filter(groupAlive);
+  if (left.length) console.error(`warning: process groups still alive after SIGKILL: ${left.join(", ")}`);
+}
+
+/** Last resort on process exit (synchronous). */
+export function killChildrenNow(): void {
+  for (const child of children) signalGroup(child.pgid, "SIGKILL");
+}
+
+/** The last log lines of every child, for error reports. */
+export function childTails(lines = 25): string {
+  return children
+    .filter((child) => child.tail.length)
+    .map((child) => `--- last lines of ${child.name} ---\n${child.tail.slice(-lines).join("\n")}`)
+    .join("\n");
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
