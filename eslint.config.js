@@ -25,7 +25,7 @@ function fence(files, forbidden, allowTypeImports = false) {
 }
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/"] },
+  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "test/bench/results/"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],

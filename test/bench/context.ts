@@ -47,7 +47,11 @@ export interface Endpoint {
   pid: number;
 }
 
-export type StockClient = TRPCClient<AppRouter> & { readonly close: () => Promise<void> };
+/** The stock client and a way to close its socket (kept apart: every property of a tRPC client is a procedure path). */
+export interface StockClient {
+  trpc: TRPCClient<AppRouter>;
+  close(): Promise<void>;
+}
 
 export class BenchContext {
   private readonly open: Array<() => Promise<void>> = [];
@@ -84,7 +88,11 @@ export class BenchContext {
   }
 
   /** The product's own client (createRoomClient). */
-  async roomClient(room: string, path: "direct" | "proxy", extra: { keepAliveMs?: number; role?: Role; sub?: string } = {}): Promise<RoomClient> {
+  async roomClient(
+    room: string,
+    path: "direct" | "proxy",
+    extra: { keepAliveMs?: number; role?: Role; sub?: string } = {},
+  ): Promise<RoomClient> {
     const token = await this.token(room, extra.role ?? "writer", extra.sub ?? "bench");
     const client = createRoomClient({
       url: this.base(this.product, path),
@@ -98,7 +106,11 @@ export class BenchContext {
   }
 
   /** The stock tRPC client: createWSClient + wsLink from @trpc/client with superjson, nothing of ours. */
-  async stockClient(room: string, path: "direct" | "proxy", extra: { keepAliveMs?: number; onClose?: () => void } = {}): Promise<StockClient> {
+  async stockClient(
+    room: string,
+    path: "direct" | "proxy",
+    extra: { keepAliveMs?: number; onClose?: () => void } = {},
+  ): Promise<StockClient> {
     const url = await this.productSocketUrl(room, path);
     const wsClient = createWSClient({
       url,
@@ -106,10 +118,10 @@ export class BenchContext {
       ...(extra.onClose ? { onClose: extra.onClose } : {}),
       ...(extra.keepAliveMs ? { keepAlive: { enabled: true, intervalMs: extra.keepAliveMs, pongTimeoutMs: 10_000 } } : {}),
     });
-    const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
+    const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
     const close = () => wsClient.close();
     this.open.push(close);
-    return Object.assign(client, { close });
+    return { trpc, close };
   }
 
   async closeClients(): Promise<void> {
@@ -153,7 +165,9 @@ export async function runLatencyGroup(context: BenchContext, ops: LatencyOp[], t
       const list = runs.get(scenario.key) ?? [];
       list.push(result);
       runs.set(scenario.key, list);
-      context.log(`${tag} repeat ${repeat + 1} ${scenario.key.padEnd(22)} p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms`);
+      context.log(
+        `${tag} repeat ${repeat + 1} ${scenario.key.padEnd(22)} p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms`,
+      );
     }
   }
   return runs;

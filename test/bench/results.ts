@@ -90,6 +90,8 @@ export class Results {
     max: number | null;
     peerKey?: string;
     peerMax?: number;
+    /** What `floorKey` names in the target text: the floor (default) or the peer. */
+    versus?: "floor" | "peer";
     note?: string;
   }): void {
     const measured = this.getLatency(options.key, options.path);
@@ -112,7 +114,7 @@ export class Results {
     const peerRatio = peer ? { p50: measured.p50 / peer.p50, p99: measured.p99 / peer.p99 } : undefined;
     let met: boolean | null = options.max === null ? null : ratio.p50 <= options.max && ratio.p99 <= options.max;
     const targets: string[] = [];
-    if (options.max !== null) targets.push(`≤ ${options.max}× floor`);
+    if (options.max !== null) targets.push(`≤ ${options.max}× ${options.versus ?? "floor"}`);
     if (peerRatio && options.peerMax !== undefined) {
       targets.push(`≤ ${options.peerMax}× peer`);
       const peerMet = peerRatio.p50 <= options.peerMax && peerRatio.p99 <= options.peerMax;

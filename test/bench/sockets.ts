@@ -192,7 +192,8 @@ export class Fleet {
     this.target = this.received + this.sockets.length * perSocket;
     return new Promise((resolveRound, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`fan-out round timed out: ${this.target - this.received} of ${this.sockets.length * perSocket} frames missing`)),
+        () =>
+          reject(new Error(`fan-out round timed out: ${this.target - this.received} of ${this.sockets.length * perSocket} frames missing`)),
         timeoutMs,
       );
       this.onTarget = () => {
@@ -280,9 +281,7 @@ export class TrpcSocket {
   /** Sends one frame holding requests `ids` and resolves with their replies in the same order. */
   call(frame: string, ids: number[]): Promise<string[]> {
     if (this.closed) return Promise.reject(this.closed);
-    const replies = ids.map(
-      (id) => new Promise<string>((resolve, reject) => this.waiting.set(id, { resolve, reject })),
-    );
+    const replies = ids.map((id) => new Promise<string>((resolve, reject) => this.waiting.set(id, { resolve, reject })));
     this.ws.send(frame);
     return Promise.all(replies);
   }

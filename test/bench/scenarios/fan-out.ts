@@ -34,7 +34,9 @@ async function runFanOut(
       for (let i = 0; i < rounds; i++) samples.push(await variant.fleet.round(variant.send));
       const result = percentiles(samples);
       runs.set(variant.key, [...(runs.get(variant.key) ?? []), result]);
-      context.log(`fan-out ${tag} repeat ${repeat + 1} ${variant.key.padEnd(20)} p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms`);
+      context.log(
+        `fan-out ${tag} repeat ${repeat + 1} ${variant.key.padEnd(20)} p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms`,
+      );
     }
   }
   return runs;
@@ -79,8 +81,18 @@ export async function fanOut(context: BenchContext): Promise<void> {
     context.log(`fan-out N=${n}: ${4 * n} sockets open in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const variants: FanOutVariant[] = [
-      { key: `broadcastFloor:${n}`, label: `floor: raw broadcast to ${n}`, fleet: floor, send: () => floorSender.send(`broadcast:${payload}`) },
-      { key: `broadcastPeer:${n}`, label: `peer: PartyServer broadcast to ${n}`, fleet: peer, send: () => peerSender.send(`broadcast:${payload}`) },
+      {
+        key: `broadcastFloor:${n}`,
+        label: `floor: raw broadcast to ${n}`,
+        fleet: floor,
+        send: () => floorSender.send(`broadcast:${payload}`),
+      },
+      {
+        key: `broadcastPeer:${n}`,
+        label: `peer: PartyServer broadcast to ${n}`,
+        fleet: peer,
+        send: () => peerSender.send(`broadcast:${payload}`),
+      },
       { key: `changes:${n}`, label: `tasks.create → ${n} tasks.changes subscribers`, fleet: changes, send: mutate },
       {
         key: `presence:${n}`,

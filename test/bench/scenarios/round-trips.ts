@@ -73,7 +73,7 @@ export async function roundTrips(context: BenchContext, path: "direct" | "proxy"
       key: "stockMutation",
       label: "typed mutation, stock client",
       op: async (i) => {
-        if (typeof (await stock.tasks.create.mutate({ title: `bench ${i}` })).id !== "number") throw new Error("no id");
+        if (typeof (await stock.trpc.tasks.create.mutate({ title: `bench ${i}` })).id !== "number") throw new Error("no id");
       },
     },
     {
@@ -87,7 +87,7 @@ export async function roundTrips(context: BenchContext, path: "direct" | "proxy"
       key: "stockQuery",
       label: "typed query, stock client",
       op: async () => {
-        if ((await stock.tasks.get.query({ id: seeded.id })).id !== seeded.id) throw new Error("wrong task");
+        if ((await stock.trpc.tasks.get.query({ id: seeded.id })).id !== seeded.id) throw new Error("wrong task");
       },
     },
     {

@@ -54,7 +54,7 @@ export async function throughput(context: BenchContext): Promise<void> {
     {
       key: "stockTyped",
       label: "typed mutations, stock client",
-      workers: loops(stocks, (client, i) => client.tasks.create.mutate({ title: `bench ${i}` })),
+      workers: loops(stocks, (client, i) => client.trpc.tasks.create.mutate({ title: `bench ${i}` })),
       opsPerCall: 1,
     },
     {
@@ -62,6 +62,15 @@ export async function throughput(context: BenchContext): Promise<void> {
       label: "typed mutations, createRoomClient",
       workers: loops(ours, (client, i) => client.tasks.create.mutate({ title: `bench ${i}` })),
       opsPerCall: 1,
+    },
+    {
+      key: "roomBurst",
+      label: `typed mutations, createRoomClient, bursts of ${perClient} issued in one tick`,
+      workers: ours.map(
+        (client) => (i: number) =>
+          Promise.all(Array.from({ length: perClient }, (_, k) => client.tasks.create.mutate({ title: `bench ${i}.${k}` }))),
+      ),
+      opsPerCall: perClient,
     },
     {
       key: "handSingle",
