@@ -22,6 +22,8 @@ export interface Settings {
   iterations: number;
   repeats: number;
   throughputMs: number;
+  /** Throughput repeats (more and shorter than latency's: a closed loop feels other load on the machine more). */
+  throughputRepeats: number;
   /** Sockets × requests in flight per socket for throughput. */
   throughputClients: number;
   throughputPerClient: number;
@@ -142,32 +144,45 @@ export interface LatencyOp {
 
 let opCounter = 0;
 
+/** Round trips timed in blocks: a burst of load from other work on the machine then hits every scenario alike. */
+const BLOCK = 100;
+
 /** Warm-up, then `iterations` timed round trips, one in flight. */
 export async function timeOp(op: (i: number) => Promise<void>, warmup: number, iterations: number): Promise<Percentiles> {
   for (let i = 0; i < warmup; i++) await op(opCounter++);
-  const samples = new Float64Array(iterations);
-  for (let i = 0; i < iterations; i++) {
-    const start = performance.now();
-    await op(opCounter++);
-    samples[i] = performance.now() - start;
-  }
-  return percentiles(samples);
+  return percentiles(await timeSamples(op, iterations));
 }
 
-/** Runs every op `repeats` times, rotating the order each repeat so none always runs first or last. */
+async function timeSamples(op: (i: number) => Promise<void>, count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await op(opCounter++);
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}
+
+/**
+ * Runs every op `repeats` times. Within a repeat, each op is warmed up, then
+ * the ops take turns in blocks of BLOCK round trips (the order rotating each
+ * block) until each has `iterations`; each repeat yields one set of percentiles.
+ */
 export async function runLatencyGroup(context: BenchContext, ops: LatencyOp[], tag: string): Promise<Map<string, Percentiles[]>> {
   const { warmup, iterations, repeats } = context.settings;
   const runs = new Map<string, Percentiles[]>();
   for (let repeat = 0; repeat < repeats; repeat++) {
-    const shift = (repeat * 3) % ops.length;
-    for (const scenario of [...ops.slice(shift), ...ops.slice(0, shift)]) {
-      const result = await timeOp(scenario.op, warmup, iterations);
-      const list = runs.get(scenario.key) ?? [];
-      list.push(result);
-      runs.set(scenario.key, list);
-      context.log(
-        `${tag} repeat ${repeat + 1} ${scenario.key.padEnd(22)} p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms`,
-      );
+    const samples = new Map<string, number[]>(ops.map((op) => [op.key, []]));
+    for (const op of ops) for (let i = 0; i < warmup; i++) await op.op(opCounter++);
+    for (let block = 0; block * BLOCK < iterations; block++) {
+      const count = Math.min(BLOCK, iterations - block * BLOCK);
+      const shift = (block + repeat) % ops.length;
+      for (const op of [...ops.slice(shift), ...ops.slice(0, shift)]) samples.get(op.key)!.push(...(await timeSamples(op.op, count)));
+    }
+    for (const op of ops) {
+      const result = percentiles(samples.get(op.key)!);
+      runs.set(op.key, [...(runs.get(op.key) ?? []), result]);
+      context.log(`${tag} repeat ${repeat + 1} ${op.key.padEnd(22)} p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms`);
     }
   }
   return runs;

@@ -131,7 +131,7 @@ function mutationBreakdown(results: Results): Array<{ part: string; ms: number }
   return [
     { part: "transport round trip (floor echo)", ms: m("rawEcho") },
     { part: "+ SQLite insert and its commit (raw insert − echo)", ms: m("rawInsert") - m("rawEcho") },
-    { part: "+ RETURNING \\* and a JSON row reply (insert-row − insert)", ms: m("rawInsertRow") - m("rawInsert") },
+    { part: "+ RETURNING * and a JSON row reply (insert-row − insert)", ms: m("rawInsertRow") - m("rawInsert") },
     { part: "+ change-log trigger and seq reads (insert-logged − insert-row)", ms: m("rawInsertLogged") - m("rawInsertRow") },
     {
       part: "+ server JS: adapter, tRPC, zod, superjson, auth context, Drizzle, commit announcement (hand-written frame − insert-logged)",
@@ -155,12 +155,12 @@ function method(info: RunInfo): string[] {
     "- `npm run bench` copies the repo to a temp dir and starts two `wrangler dev` processes on 127.0.0.1 with `X_LOCAL_OBSERVABILITY=false` (wrangler's local tracing made a raw echo 3.9× slower): the product (`wrangler.toml`) and the baseline worker (`test/bench/workers/`: the floor and the PartyServer peer in one worker). Each `wrangler dev` runs a proxy workerd and the worker's own workerd; the suite finds the latter's port through `/proc` and measures both paths. All children run in their own process groups and are killed at the end.",
     "- **Floor** (`floor-room.ts`): a SQLite Durable Object on the Hibernation API answering raw text frames — echo, one `INSERT` of the same task row, a read of one row by id as JSON, K inserts in one frame, and a broadcast to every other socket. No tRPC, zod, superjson, Drizzle or auth.",
     "- **Peer** (`peer-room.ts`): PartyServer's `Server` with `hibernate: true`: echo in `onMessage`, `this.broadcast` for broadcast, routed by `routePartykitRequest`.",
-    `- **Round trips**: one request in flight, ${s["warmup"]} warm-up then ${s["iterations"]} timed, ${s["repeats"]} repeats with the order rotated; each figure is the median of the repeats' percentiles. The stock client is \`createWSClient\` + \`wsLink\` from \`@trpc/client\` with superjson; \`createRoomClient\` is the product's client. Hand-written tRPC frames on a raw socket isolate the server's share. Queries read one task by id (\`tasks.get\`); the floor's read frame does the same \`SELECT\`.`,
-    `- **Throughput**: ${s["throughputClients"]} sockets (or clients) × ${s["throughputPerClient"]} requests in flight, closed loop for ${Number(s["throughputMs"]) / 1000} s per repeat; batched frames hold ${s["batchSize"]} mutations (tRPC array frames, one event, one storage commit).`,
-    "- **Fan-out**: N sockets in one room, from this one Node process; time from the send to the last of N receives. The floor and the peer broadcast a payload as long as the product's change frame; nanotypeDB's writer sends a hand-written `tasks.create` frame (N `tasks.changes` subscribers) or `presence.setCursor` (N `presence.watch` watchers).",
+    `- **Round trips**: one request in flight; per repeat each scenario gets ${s["warmup"]} warm-up round trips, then the scenarios take turns in blocks of 100 until each has ${s["iterations"]} (so a burst of other load on the machine hits all of them alike); ${s["repeats"]} repeats, and each figure is the median of the repeats' percentiles. The stock client is \`createWSClient\` + \`wsLink\` from \`@trpc/client\` with superjson; \`createRoomClient\` is the product's client. Hand-written tRPC frames on a raw socket isolate the server's share. Queries read one task by id (\`tasks.get\`); the floor's read frame does the same \`SELECT\`.`,
+    `- **Throughput**: ${s["throughputClients"]} sockets (or clients) × ${s["throughputPerClient"]} requests in flight, closed loop for ${Number(s["throughputMs"]) / 1000} s per variant and repeat, ${s["throughputRepeats"]} repeats with the order rotated, median reported; batched frames hold ${s["batchSize"]} mutations (tRPC array frames, one event, one storage commit). A "burst" issues ${s["throughputPerClient"]} mutations in one tick per client and waits for all of them.`,
+    "- **Fan-out**: N sockets in one room, from this one Node process (which receives all N frames: a large share of the time at N = 1,000); time from the send to the last of N receives, rounds in blocks of 5 taking turns. The floor and the peer broadcast payloads as long as the product's frames (the change frame for the change feed, the cursor frame for presence); nanotypeDB's writer sends a hand-written `tasks.create` frame (N `tasks.changes` subscribers) or `presence.setCursor` (N `presence.watch` watchers).",
     `- **Debounced writer**: one frame of 50 \`debounced.update\`s 60 times a second for ${s["debouncedSeconds"]} s; writes and updates from the room's \`debounced.stats\`, including the trailing flush.`,
     `- **Replication lag**: \`tasks.create\` at ${s["replicationRate"]}/s for ${s["replicationSeconds"]} s while another socket polls \`sync.status\` every 5 ms; a write is visible once \`replicatedSeq\` (written in the same atomic D1 batch as its row) reaches the seq the mutation returned. Lag runs from the mutation's reply to the first poll that sees it (poll resolution ≈ 5–6 ms is included).`,
-    `- **Memory**: workerd RSS of the runtime process (not the proxy) before and after opening ${s["memorySockets"]} sockets straight to the runtime: raw idle sockets on the floor; sockets with one \`tasks.changes\` subscription on nanotypeDB.`,
+    `- **Memory**: workerd RSS of the runtime process (not the proxy) before and after opening ${s["memorySockets"]} sockets straight to the runtime: raw idle sockets on the floor; on nanotypeDB, authenticated sockets without, then with one \`tasks.changes\` subscription. Measured first, while both runtimes are fresh.`,
     `- **Hibernation**: ${s["hibernationClients"]} stock clients with keep-alive every 1 s, each subscribed to \`tasks.changes\`. A cache entry (\`memory.set\`) lives only in the room instance's memory: read back after ${Number(s["hibernationIdleMs"]) / 1000} s idle it is gone exactly when the instance was evicted and rebuilt, while no socket closed; then one mutation checks that every subscription resumed.`,
     "- Not measured here: deployed Cloudflare (locally D1 and the rooms share one workerd process), browsers, and the wrangler proxy's own memory.",
   ];
@@ -176,7 +176,7 @@ function missNotes(results: Results): string[] {
   for (const line of missed) {
     notes.push(`- **${line.scenario}** (${line.path}): ${ratioCell(line.ratio)} against ${line.target}. ${explain(line, results, m)}`);
   }
-  for (const line of unmeasured) notes.push(`- **${line.scenario}**: ${line.measured}.`);
+  for (const line of unmeasured) notes.push(`- **${line.scenario}**: not judged — ${line.measured}${line.note ? ` (${line.note})` : ""}.`);
   return notes;
 }
 
@@ -185,19 +185,19 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
   const ms = (value: number) => `${formatMs(value)} ms`;
   if (s.startsWith("typed mutation") || s.startsWith("typed query")) {
     const mutation = s.startsWith("typed mutation");
+    const stock = s.includes("stock");
+    const path = line.path === "proxy" ? "proxy" : "direct";
     const hand = m(mutation ? "handMutation" : "handQuery");
-    const floor = m(mutation ? "rawInsert" : "rawGet");
-    const typed = m(
-      s.includes("stock") ? (mutation ? "stockMutation" : "stockQuery") : mutation ? "roomMutation" : "roomQuery",
-      line.path === "proxy" ? "proxy" : "direct",
-    );
-    const client = s.includes("stock") ? m("stockMutation", "in-process") : m("roomMutation", "in-process");
+    const floorDirect = m(mutation ? "rawInsert" : "rawGet");
+    const floor = m(mutation ? "rawInsert" : "rawGet", path);
+    const typed = m(stock ? (mutation ? "stockMutation" : "stockQuery") : mutation ? "roomMutation" : "roomQuery", path);
+    const client = m(stock ? "stockMutation" : "roomMutation", "in-process");
     return (
-      `Of the p50 gap (${ms(typed - floor)} over the floor's ${ms(floor)}, direct), the server's tRPC stack — a hand-written frame costs ${ms(hand)}, ${formatRatio(hand / floor)} the floor, before any client — ` +
-      `and the client (${ms(client)} against an in-process fake socket) dominate. ` +
-      (s.includes("stock")
-        ? "The stock wsLink waits on a `setTimeout(0)` (≥ 1 ms in Node) before each send."
-        : "createRoomClient sends at once when idle; what is left is the server stack and the client's own encoding, observables and superjson.")
+      `The p50 gap is ${ms(typed - floor)} (${ms(typed)} against the floor's ${ms(floor)}, ${path}). ` +
+      `The server's share, straight to the runtime: a hand-written tRPC frame costs ${ms(hand)} against the floor's ${ms(floorDirect)} (+${ms(hand - floorDirect)}: frame parsing, session, tRPC middleware, zod, superjson, Drizzle${mutation ? ", change-log trigger, seq stamp and commit announcement" : ""}). ` +
+      (stock
+        ? `The client's share: the stock wsLink alone costs ${ms(client)} against an in-process fake socket, nearly all of it the \`setTimeout(0)\` it waits before each send (≥ 1 ms in Node); that dominates.`
+        : `The client's share is small (${ms(client)} against an in-process fake socket; it sends at once when idle), so the server's JavaScript per request dominates.`)
     );
   }
   if (s.startsWith("echo against PartyServer")) {
@@ -212,14 +212,19 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
   if (s.startsWith("mutation →") || s.startsWith("cursor update") || s.startsWith("broadcast against")) {
     const n = Number(/(\d+)/.exec(s)?.[1] ?? NaN);
     const product = s.startsWith("mutation") ? m(`changes:${n}`) : m(`presence:${n}`);
-    const floor = m(`broadcastFloor:${n}`);
-    return `Per subscriber, nanotypeDB spends ${formatMs(((product - floor) / n) * 1000)} µs more than a raw \`send\` (p50 ${ms(product)} vs ${ms(floor)} for N=${n}): each subscription is its own async generator that wakes on the commit, ${s.startsWith("mutation") ? "reads the changed row, " : ""}builds a tracked tRPC envelope, and runs superjson and \`JSON.stringify\` per socket, where the floor sends one prepared string.`;
+    const floor = s.startsWith("mutation") ? m(`broadcastFloor:${n}`) : m(`broadcastFloorCursor:${n}`);
+    const versus = s.startsWith("broadcast against") ? m(`broadcastPeerCursor:${n}`) : floor;
+    const work = s.startsWith("mutation")
+      ? "each subscription is its own async generator that wakes on the commit, reads the changed row from SQLite, builds a tracked tRPC envelope and runs superjson and `JSON.stringify` for its socket"
+      : "each watcher is its own async iterator over the store's events that builds a tRPC envelope and runs superjson and `JSON.stringify` for its socket";
+    return `Per subscriber, nanotypeDB spends ${formatMs(((product - versus) / n) * 1000)} µs more (p50 ${ms(product)} vs ${ms(versus)} for N=${n}): ${work}, where the floor sends one prepared string to every socket.`;
   }
   if (s.startsWith("debounced")) {
     return "A key written without pause is persisted once per interval plus the trailing flush after the last update; writes counted include that flush.";
   }
   if (s.startsWith("replication lag")) {
-    return "The sync engine waits a 250 ms replication window (`REPLICATION_WINDOW_MS`) after the first unreplicated commit before it pushes, so a write waits on average about half the window plus the D1 batch; the window, not D1, dominates.";
+    const lag = results.getLatency("replicationLag", "direct");
+    return `Measured ${lag ? formatLatency(lag) : "—"}. The sync engine waits a 250 ms replication window (\`REPLICATION_WINDOW_MS\`) after the first unreplicated commit before it pushes, so a write at a sustained rate waits on average about half the window, plus the D1 batch and the alarm that runs it; the window, not D1, dominates. Its tail comes from pushes that start while a previous batch is still running.`;
   }
   if (s.startsWith("memory")) {
     const plain = results.measurements.get("memoryPlain@direct");

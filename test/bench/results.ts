@@ -134,7 +134,7 @@ export class Results {
   }
 
   /** A rate target: nanotypeDB's rate at least `min` × the floor's. */
-  rateLine(options: { scenario: string; key: string; floorKey: string; path: Path; min: number; note?: string }): void {
+  rateLine(options: { scenario: string; key: string; floorKey: string; path: Path; min: number | null; note?: string }): void {
     const measured = this.getRate(options.key, options.path);
     const floor = this.getRate(options.floorKey, options.path);
     if (measured === null || floor === null) {
@@ -144,7 +144,7 @@ export class Results {
         measured: "not measured",
         floor: "—",
         ratio: null,
-        target: `≥ ${options.min}×`,
+        target: options.min === null ? "reported" : `≥ ${options.min}×`,
         met: null,
         note: options.note ?? "missing measurement",
       });
@@ -157,8 +157,8 @@ export class Results {
       measured: `${this.label(options.key, options.path)}: ${Math.round(measured)}/s`,
       floor: `${this.label(options.floorKey, options.path)}: ${Math.round(floor)}/s`,
       ratio: { value },
-      target: `≥ ${options.min}×`,
-      met: value >= options.min,
+      target: options.min === null ? "reported" : `≥ ${options.min}×`,
+      met: options.min === null ? null : value >= options.min,
       ...(options.note ? { note: options.note } : {}),
     });
   }

@@ -65,7 +65,8 @@ const FULL: Settings = {
   warmup: 200,
   iterations: 1_500,
   repeats: 3,
-  throughputMs: 3_000,
+  throughputMs: 2_000,
+  throughputRepeats: 5,
   throughputClients: 8,
   throughputPerClient: 8,
   batchSize: 20,
@@ -89,6 +90,7 @@ const QUICK_SETTINGS: Settings = {
   iterations: 300,
   repeats: 1,
   throughputMs: 1_000,
+  throughputRepeats: 1,
   fanOut: [{ n: 100, warmup: 3, rounds: 20 }],
   debouncedSeconds: 3,
   replicationSeconds: 4,
@@ -101,6 +103,8 @@ const SETTINGS = QUICK ? QUICK_SETTINGS : FULL;
 
 /** Scenarios in run order; `quick` ones make up the one-minute subset. */
 const SCENARIOS: Array<{ name: string; quick: boolean; run(context: BenchContext): Promise<void> }> = [
+  // First, while both runtimes are fresh: RSS growth is only readable before other scenarios allocate and free.
+  { name: "memory", quick: false, run: memory },
   { name: "round-trips", quick: true, run: (context) => roundTrips(context, "direct") },
   { name: "proxy", quick: true, run: (context) => roundTrips(context, "proxy") },
   { name: "throughput", quick: true, run: throughput },
@@ -108,7 +112,6 @@ const SCENARIOS: Array<{ name: string; quick: boolean; run(context: BenchContext
   { name: "debounced", quick: true, run: debounced },
   { name: "replication", quick: true, run: replication },
   { name: "replica-reads", quick: true, run: replicaReads },
-  { name: "memory", quick: false, run: memory },
   { name: "hibernation", quick: false, run: hibernation },
 ];
 

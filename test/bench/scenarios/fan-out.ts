@@ -3,7 +3,8 @@
  * send to the last of N receives: the floor's raw broadcast, PartyServer's
  * broadcast, a tasks.create → N `tasks.changes` subscribers, and a
  * presence.setCursor → N `presence.watch` watchers. The floor and the peer
- * broadcast a payload as long as the product's change frame.
+ * broadcast payloads as long as the product's frames: the change frame (for
+ * the change feed) and the cursor frame (for presence).
  */
 import type { BenchContext } from "../context";
 import { Fleet, FrameSocket, nextFrame, TrpcSocket } from "../sockets";
@@ -17,7 +18,10 @@ interface FanOutVariant {
   send(): void;
 }
 
-/** Warm-up and timed rounds of every variant, `repeats` times, rotating the order. */
+/** Rounds timed in blocks that take turns, so a burst of other load hits every variant alike. */
+const BLOCK = 5;
+
+/** Per repeat: warm-up rounds of every variant, then blocks of timed rounds taking turns. */
 async function runFanOut(
   context: BenchContext,
   variants: FanOutVariant[],
@@ -27,15 +31,20 @@ async function runFanOut(
 ): Promise<Map<string, Percentiles[]>> {
   const runs = new Map<string, Percentiles[]>();
   for (let repeat = 0; repeat < context.settings.repeats; repeat++) {
-    const shift = repeat % variants.length;
-    for (const variant of [...variants.slice(shift), ...variants.slice(0, shift)]) {
-      for (let i = 0; i < warmup; i++) await variant.fleet.round(variant.send);
-      const samples: number[] = [];
-      for (let i = 0; i < rounds; i++) samples.push(await variant.fleet.round(variant.send));
-      const result = percentiles(samples);
+    const samples = new Map<string, number[]>(variants.map((variant) => [variant.key, []]));
+    for (const variant of variants) for (let i = 0; i < warmup; i++) await variant.fleet.round(variant.send);
+    for (let block = 0; block * BLOCK < rounds; block++) {
+      const shift = (block + repeat) % variants.length;
+      for (const variant of [...variants.slice(shift), ...variants.slice(0, shift)]) {
+        for (let i = 0; i < Math.min(BLOCK, rounds - block * BLOCK); i++)
+          samples.get(variant.key)!.push(await variant.fleet.round(variant.send));
+      }
+    }
+    for (const variant of variants) {
+      const result = percentiles(samples.get(variant.key)!);
       runs.set(variant.key, [...(runs.get(variant.key) ?? []), result]);
       context.log(
-        `fan-out ${tag} repeat ${repeat + 1} ${variant.key.padEnd(20)} p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms`,
+        `fan-out ${tag} repeat ${repeat + 1} ${variant.key.padEnd(24)} p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms`,
       );
     }
   }
@@ -69,10 +78,17 @@ export async function fanOut(context: BenchContext): Promise<void> {
       const { id, frame } = handFrame("mutation", "tasks.create", `{"title":"fan-out ${counter++}"}`);
       void changesWriter.call(frame, [id]).catch(() => undefined);
     };
-    // The size of one change frame, for the floor's and the peer's payload.
-    const sample = nextFrame(changes.sockets[0]!, (data) => data.includes('"change"'));
+    const setCursor = () => {
+      const { id, frame } = handFrame("mutation", "presence.setCursor", `{"position":{"line":${counter++},"column":1}}`);
+      void presenceWriter.call(frame, [id]).catch(() => undefined);
+    };
+    // The size of one change frame and one cursor frame, for the floor's and the peer's payloads.
+    const changeSample = nextFrame(changes.sockets[0]!, (data) => data.includes('"change"'));
     await changes.round(mutate);
-    const payload = "x".repeat((await sample).length);
+    const cursorSample = nextFrame(presence.sockets[0]!, (data) => data.includes('"change"'));
+    await presence.round(setCursor);
+    const payload = "x".repeat((await changeSample).length);
+    const cursorPayload = "x".repeat((await cursorSample).length);
 
     const floor = await Fleet.open(WS, () => context.floorSocketUrl(room("floor"), "direct"), n);
     const floorSender = await FrameSocket.open(WS, context.floorSocketUrl(room("floor"), "direct"));
@@ -83,26 +99,30 @@ export async function fanOut(context: BenchContext): Promise<void> {
     const variants: FanOutVariant[] = [
       {
         key: `broadcastFloor:${n}`,
-        label: `floor: raw broadcast to ${n}`,
+        label: `floor: raw broadcast to ${n} (${payload.length} B, change-frame size)`,
         fleet: floor,
         send: () => floorSender.send(`broadcast:${payload}`),
       },
       {
         key: `broadcastPeer:${n}`,
-        label: `peer: PartyServer broadcast to ${n}`,
+        label: `peer: PartyServer broadcast to ${n} (${payload.length} B)`,
         fleet: peer,
         send: () => peerSender.send(`broadcast:${payload}`),
       },
       { key: `changes:${n}`, label: `tasks.create → ${n} tasks.changes subscribers`, fleet: changes, send: mutate },
       {
-        key: `presence:${n}`,
-        label: `presence.setCursor → ${n} presence.watch watchers`,
-        fleet: presence,
-        send: () => {
-          const { id, frame } = handFrame("mutation", "presence.setCursor", `{"position":{"line":${counter++},"column":1}}`);
-          void presenceWriter.call(frame, [id]).catch(() => undefined);
-        },
+        key: `broadcastFloorCursor:${n}`,
+        label: `floor: raw broadcast to ${n} (${cursorPayload.length} B, cursor-frame size)`,
+        fleet: floor,
+        send: () => floorSender.send(`broadcast:${cursorPayload}`),
       },
+      {
+        key: `broadcastPeerCursor:${n}`,
+        label: `peer: PartyServer broadcast to ${n} (${cursorPayload.length} B)`,
+        fleet: peer,
+        send: () => peerSender.send(`broadcast:${cursorPayload}`),
+      },
+      { key: `presence:${n}`, label: `presence.setCursor → ${n} presence.watch watchers`, fleet: presence, send: setCursor },
     ];
     const runs = await runFanOut(context, variants, warmup, rounds, `N=${n}`);
     for (const variant of variants) results.latency(variant.key, variant.label, "direct", runs.get(variant.key)!);

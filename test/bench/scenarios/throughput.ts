@@ -95,7 +95,7 @@ export async function throughput(context: BenchContext): Promise<void> {
   ];
 
   const runs = new Map<string, ThroughputRun[]>();
-  for (let repeat = 0; repeat < settings.repeats; repeat++) {
+  for (let repeat = 0; repeat < settings.throughputRepeats; repeat++) {
     const shift = repeat % variants.length;
     for (const variant of [...variants.slice(shift), ...variants.slice(0, shift)]) {
       counters.lastProgress = performance.now();
