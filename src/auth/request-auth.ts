@@ -71,7 +71,12 @@ export async function verifyRequest(
 ): Promise<{ ok: true; identity: Identity } | AuthFailure> {
   const config = await authConfig(env);
   if (!config.ok) return { ok: false, status: 503, code: config.code, message: config.message };
-  const check = await verifyRoomToken(tokenOf(request, url, allowQuery), config.config, room);
+  const token = tokenOf(request, url, allowQuery);
+  if (token === null && !allowQuery) {
+    const hint = url.searchParams.has("token") ? " (this route does not read ?token=: URLs end up in logs)" : "";
+    return { ok: false, status: 401, code: "UNAUTHORIZED", message: `a room token is required: pass Authorization: Bearer <token>${hint}` };
+  }
+  const check = await verifyRoomToken(token, config.config, room);
   if (!check.ok) return { ok: false, status: check.status, code: check.code, message: check.message };
   return { ok: true, identity: check.identity };
 }

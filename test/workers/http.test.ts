@@ -71,6 +71,7 @@ describe("one-shot tRPC calls over HTTP", () => {
     const room = uniqueRoom();
     const inQuery = await SELF.fetch(`${base(room)}/tasks.list?token=${await tokenFor(room)}`);
     expect(inQuery.status).toBe(401);
+    expect(await inQuery.json()).toMatchObject({ error: { json: { message: expect.stringContaining("does not read ?token=") } } });
     const otherRoom = await call(room, "tasks.list", { method: "GET", token: await tokenFor("elsewhere") });
     expect(otherRoom).toMatchObject({ status: 403, body: { error: { data: { code: "FORBIDDEN" } } } });
     const garbage = await call(room, "tasks.list", { method: "GET", token: "not-a-jwt" });
