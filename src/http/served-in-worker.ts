@@ -4,7 +4,8 @@
  * the full procedure path ("tasks.list"); a path listed here is never
  * forwarded. Build entries with `workerProcedure` (endpoint-init.ts) and keep
  * their input and output those of the room's procedure of the same path, so
- * `AppRouter` stays the one type clients see. Empty today: every HTTP call runs in the room.
+ * `AppRouter` stays the one type clients see; `callRoom` (room-call.ts) falls back
+ * to the room. Empty today: every HTTP call runs in the room.
  */
 import type { AnyProcedure } from "@trpc/server";
 

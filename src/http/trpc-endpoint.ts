@@ -6,7 +6,7 @@
  *
  * The token is verified here first, from the Authorization header only (a URL
  * is logged too often to carry one); a refused request never wakes a room.
- * Each call is then forwarded to the room's `call` method (Workers RPC), which
+ * Each call is then forwarded to the room's `call` method (room-call.ts), which
  * validates, checks the role and runs it, unless its path is served in the
  * Worker (served-in-worker.ts). Subscriptions need the WebSocket route.
  */
@@ -20,29 +20,13 @@ import {
 } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import superjson from "superjson";
 import { BEARER_CHALLENGE, verifyRequest } from "../auth/request-auth";
 import { MAX_BATCH_SIZE, MAX_HTTP_BODY_BYTES } from "../lib/limits";
 import type { RoomName } from "../lib/room-name";
-import type { DirectCallResult, DirectCallType } from "../rpc/direct-call";
 import { appRouter } from "../rpc/router";
-import { endpointRouter, forwardingProcedure, RoomCallError, type EndpointContext } from "./endpoint-init";
+import { endpointRouter, forwardingProcedure, type EndpointContext } from "./endpoint-init";
+import { callRoom } from "./room-call";
 import { servedInWorker } from "./served-in-worker";
-
-/** Runs one call in the room (Workers RPC) and returns its data, or throws the room's error. */
-async function forward(ctx: EndpointContext, path: string, type: DirectCallType, input: unknown): Promise<unknown> {
-  const stub = ctx.env.ROOMS.get(ctx.env.ROOMS.idFromName(ctx.room));
-  const text = await stub.call({
-    room: ctx.room,
-    identity: ctx.identity,
-    path,
-    type,
-    ...(input === undefined ? {} : { input: JSON.stringify(superjson.serialize(input)) }),
-  });
-  const result = JSON.parse(text) as DirectCallResult;
-  if (result.ok) return superjson.deserialize(result.data);
-  throw new TRPCError({ code: result.error.data.code, message: result.error.message, cause: new RoomCallError(result.error) });
-}
 
 /** The Worker-side stand-in for one room procedure: takes the input as sent (the room validates it) and forwards. */
 function forwarded(path: string, type: "query" | "mutation" | "subscription"): AnyProcedure {
@@ -56,8 +40,8 @@ function forwarded(path: string, type: "query" | "mutation" | "subscription"): A
   }
   const procedure = forwardingProcedure.input((raw: unknown) => raw);
   return type === "query"
-    ? procedure.query(({ ctx, input }) => forward(ctx, path, "query", input))
-    : procedure.mutation(({ ctx, input }) => forward(ctx, path, "mutation", input));
+    ? procedure.query(({ ctx, input }) => callRoom(ctx, path, "query", input))
+    : procedure.mutation(({ ctx, input }) => callRoom(ctx, path, "mutation", input));
 }
 
 // At runtime `_def.procedures` is flat, keyed by full path ("tasks.create"); its type is the nested record.
