@@ -170,14 +170,17 @@ export class Room extends DurableObject<Env> {
     const parsed = parseDirectCall(request);
     if (!parsed.ok) return errorResult(parsed.error);
     const { room, identity } = parsed.call;
+    const answer = await runDirectCall(this.#context(room, identity, null, null), parsed.call, (error, path) =>
+      console.error(`room procedure ${path} failed`, error.cause ?? error),
+    );
+    // Like a frame: announce what the call committed, so live subscribers see it.
+    // The call's own answer stands even if this fails (its write is already durable).
     try {
-      return await runDirectCall(this.#context(room, identity, null, null), parsed.call, (error, path) =>
-        console.error(`room procedure ${path} failed`, error.cause ?? error),
-      );
-    } finally {
-      // Like a frame: announce what the call committed, so live subscribers see it.
       await this.#settle();
+    } catch (error) {
+      console.error("publishing or scheduling after a call failed", error);
     }
+    return answer;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

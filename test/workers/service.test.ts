@@ -187,6 +187,25 @@ describe("createServiceClient", () => {
   });
 });
 
+describe("the Room's call method (Workers RPC)", () => {
+  it("answers a malformed request with BAD_REQUEST as a value, never a rejection", async () => {
+    const room = uniqueRoom();
+    const stub = env.ROOMS.get(env.ROOMS.idFromName(room));
+    const noIdentity = { room, identity: { sub: "x" }, path: "tasks.list", type: "query" } as unknown as Parameters<typeof stub.call>[0];
+    expect(JSON.parse(await stub.call(noIdentity))).toMatchObject({
+      ok: false,
+      error: { data: { code: "BAD_REQUEST" }, message: expect.stringContaining("identity.role") },
+    });
+    const badRoom = {
+      room: "a//b",
+      identity: { sub: "x", role: "reader", expiresAt: Date.now() + 60_000 },
+      path: "tasks.list",
+      type: "query",
+    } as const;
+    expect(JSON.parse(await stub.call(badRoom))).toMatchObject({ ok: false, error: { data: { code: "BAD_REQUEST" } } });
+  });
+});
+
 describe("the service policy (SERVICE_MAX_ROLE, SERVICE_ROOM_PATTERN)", () => {
   const room = (name: string) => name as RoomName;
   const as = (role: Identity["role"], grants?: Identity["grants"]) => ({ role, ...(grants ? { grants } : {}) });
