@@ -15,6 +15,8 @@ afterEach(closeClients);
 
 const base = (room: string) => `http://example.com/rooms/${room}/trpc`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** A token of this file's caller ("http-caller"). */
+const tokenAs = (room: string, role: "reader" | "writer" = "writer") => tokenFor(room, role, "http-caller");
 
 /** A raw tRPC HTTP call; the body decoded from superjson. */
 async function call(
@@ -56,23 +58,23 @@ describe("one-shot tRPC calls over HTTP", () => {
       message: expect.stringContaining("token is required"),
     });
 
-    const created = await call(room, "tasks.create", { input: { title: "from curl", priority: 1 }, token: await tokenFor(room) });
+    const created = await call(room, "tasks.create", { input: { title: "from curl", priority: 1 }, token: await tokenAs(room) });
     expect(created.status).toBe(200);
     expect(created.headers.get("cache-control")).toBe("no-store");
     const task = created.body.result!.data as Task & { seq: number };
-    expect(task).toMatchObject({ id: 1, title: "from curl", priority: 1, created_by: "alice", seq: 1 });
+    expect(task).toMatchObject({ id: 1, title: "from curl", priority: 1, created_by: "http-caller", seq: 1 });
     expect(task.created_at).toBeInstanceOf(Date);
 
-    const listed = await call(room, "tasks.list", { method: "GET", token: await tokenFor(room, "reader") });
+    const listed = await call(room, "tasks.list", { method: "GET", token: await tokenAs(room, "reader") });
     expect((listed.body.result!.data as { items: Task[] }).items.map((item) => item.title)).toEqual(["from curl"]);
   });
 
   it("takes the token from the Authorization header only, and checks its room", async () => {
     const room = uniqueRoom();
-    const inQuery = await SELF.fetch(`${base(room)}/tasks.list?token=${await tokenFor(room)}`);
+    const inQuery = await SELF.fetch(`${base(room)}/tasks.list?token=${await tokenAs(room)}`);
     expect(inQuery.status).toBe(401);
     expect(await inQuery.json()).toMatchObject({ error: { json: { message: expect.stringContaining("does not read ?token=") } } });
-    const otherRoom = await call(room, "tasks.list", { method: "GET", token: await tokenFor("elsewhere") });
+    const otherRoom = await call(room, "tasks.list", { method: "GET", token: await tokenAs("elsewhere") });
     expect(otherRoom).toMatchObject({ status: 403, body: { error: { data: { code: "FORBIDDEN" } } } });
     const garbage = await call(room, "tasks.list", { method: "GET", token: "not-a-jwt" });
     expect(garbage).toMatchObject({ status: 401, body: { error: { data: { code: "UNAUTHORIZED" }, message: "token is malformed" } } });
@@ -80,27 +82,27 @@ describe("one-shot tRPC calls over HTTP", () => {
 
   it("answers the room's validation and role errors in the room's shape", async () => {
     const room = uniqueRoom();
-    const invalid = await call(room, "tasks.create", { input: { title: "" }, token: await tokenFor(room) });
+    const invalid = await call(room, "tasks.create", { input: { title: "" }, token: await tokenAs(room) });
     expect(invalid).toMatchObject({
       status: 400,
       body: {
         error: { data: { code: "BAD_REQUEST", path: "tasks.create", issues: [{ path: "title", message: "title must not be empty" }] } },
       },
     });
-    const forbidden = await call(room, "tasks.create", { input: { title: "reader" }, token: await tokenFor(room, "reader") });
+    const forbidden = await call(room, "tasks.create", { input: { title: "reader" }, token: await tokenAs(room, "reader") });
     expect(forbidden).toMatchObject({
       status: 403,
       body: {
         error: { data: { code: "FORBIDDEN", issues: null }, message: '"tasks.create" requires the writer role; your token grants reader' },
       },
     });
-    const missing = await call(room, "tasks.get", { method: "GET", input: { id: 42 }, token: await tokenFor(room) });
+    const missing = await call(room, "tasks.get", { method: "GET", input: { id: 42 }, token: await tokenAs(room) });
     expect(missing).toMatchObject({ status: 404, body: { error: { data: { code: "NOT_FOUND" }, message: "task 42 does not exist" } } });
   });
 
   it("refuses unknown paths, wrong methods and subscriptions with clear errors", async () => {
     const room = uniqueRoom();
-    const token = await tokenFor(room);
+    const token = await tokenAs(room);
     expect(await call(room, "tasks.nope", { method: "GET", token })).toMatchObject({
       status: 404,
       body: { error: { data: { code: "NOT_FOUND" } } },
@@ -118,7 +120,7 @@ describe("one-shot tRPC calls over HTTP", () => {
     const room = uniqueRoom();
     const response = await SELF.fetch(`${base(room)}/tasks.create`, {
       method: "POST",
-      headers: bearer(await tokenFor(room)),
+      headers: bearer(await tokenAs(room)),
       body: JSON.stringify({ json: { title: "x", description: "y".repeat(1_100_000) } }),
     });
     expect(response.status).toBe(413);
@@ -135,7 +137,7 @@ describe("one-shot tRPC calls over HTTP", () => {
     });
     const streamed = await SELF.fetch(`${base(room)}/tasks.create`, {
       method: "POST",
-      headers: bearer(await tokenFor(room)),
+      headers: bearer(await tokenAs(room)),
       body: stream,
     });
     expect(streamed.status).toBe(413);
@@ -144,7 +146,7 @@ describe("one-shot tRPC calls over HTTP", () => {
 
   it("works with the stock httpLink and httpBatchLink clients", async () => {
     const room = uniqueRoom();
-    const token = await tokenFor(room);
+    const token = await tokenAs(room);
     const client = httpClient(room, token);
     const task = await client.tasks.create.mutate({ title: "over httpLink" });
     expect(task.created_at).toBeInstanceOf(Date);
@@ -159,16 +161,16 @@ describe("one-shot tRPC calls over HTTP", () => {
       batched.session.whoami.query(),
     ]);
     expect([one.title, two.title]).toEqual(["batched one", "batched two"]);
-    expect(list).toMatchObject({ room, sub: "alice", role: "writer" });
+    expect(list).toMatchObject({ room, sub: "http-caller", role: "writer" });
   });
 
   it("delivers a mutation made over HTTP to a WebSocket subscriber of the room", async () => {
     const room = uniqueRoom();
-    const watcher = await clientFor(room, "reader", "bob");
+    const watcher = await clientFor(room, "reader", "watcher");
     const seen = recorder<FeedEvent<Task>>();
     const subscription = watcher.tasks.changes.subscribe(undefined, { onData: (event) => seen.push(event.data) });
     await seen.waitFor(1);
-    await call(room, "tasks.create", { input: { title: "posted" }, token: await tokenFor(room) });
+    await call(room, "tasks.create", { input: { title: "posted" }, token: await tokenAs(room) });
     const [, change] = await seen.waitFor(2);
     expect(change).toMatchObject({ type: "change", op: "insert", row: { title: "posted" } });
     subscription.unsubscribe();
@@ -180,7 +182,7 @@ describe("one-shot tRPC calls over HTTP", () => {
       ["team-8%2Fboard", "team-8/board"],
       ["a/trpc", "a/trpc"],
     ] as const) {
-      const response = await SELF.fetch(`http://example.com/rooms/${path}/trpc/session.whoami`, { headers: bearer(await tokenFor(room)) });
+      const response = await SELF.fetch(`http://example.com/rooms/${path}/trpc/session.whoami`, { headers: bearer(await tokenAs(room)) });
       expect(response.status, path).toBe(200);
       const body = (await response.json()) as { result: { data: SuperJSONResult } };
       expect(superjson.deserialize(body.result.data), path).toMatchObject({ room });

@@ -86,7 +86,7 @@ describe("the consumer Worker, through its service binding", () => {
 
   it("delivers a change made through the binding to a WebSocket subscriber of the room", async () => {
     const room = uniqueRoom();
-    const watcher = await clientFor(room, "reader", "bob");
+    const watcher = await clientFor(room, "reader", "watcher");
     const seen = recorder<FeedEvent<Task>>();
     const subscription = watcher.tasks.changes.subscribe(undefined, { onData: (event) => seen.push(event.data) });
     await seen.waitFor(1);
