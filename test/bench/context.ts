@@ -47,6 +47,8 @@ export interface Endpoint {
   direct: string;
   /** The runtime's workerd pid (RSS). */
   pid: number;
+  /** wrangler dev's inspector port (forwards to the runtime's). */
+  inspector: number;
 }
 
 /** The stock client and a way to close its socket (kept apart: every property of a tRPC client is a procedure path). */

@@ -201,8 +201,8 @@ async function main(): Promise<void> {
   ]);
   const productRuntime = await findRuntime(productChild, productPort);
   const baselineRuntime = await findRuntime(baselineChild, baselinePort);
-  const product: Endpoint = { proxy: productProxy, direct: productRuntime.url, pid: productRuntime.pid };
-  const baseline: Endpoint = { proxy: baselineProxy, direct: baselineRuntime.url, pid: baselineRuntime.pid };
+  const product: Endpoint = { proxy: productProxy, direct: productRuntime.url, pid: productRuntime.pid, inspector: productInspector };
+  const baseline: Endpoint = { proxy: baselineProxy, direct: baselineRuntime.url, pid: baselineRuntime.pid, inspector: baselineInspector };
   console.error(
     `bench: ready after ${((performance.now() - started) / 1000).toFixed(1)} s (product runtime :${productRuntime.port}, baseline runtime :${baselineRuntime.port})`,
   );

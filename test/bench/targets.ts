@@ -146,21 +146,33 @@ export function judge(results: Results, fanOutSizes: number[]): void {
     });
   }
 
-  const replica = valueOf(results, "replicaReads");
-  if (replica) {
-    const read = results.getLatency("replicaRead", "direct");
-    const notMeasured = replica.detail?.["notMeasured"];
+  const replicaMissing = valueOf(results, "replicaReads");
+  const replicaRate = results.measurements.get("replicaRate@direct");
+  const roomRate = results.measurements.get("roomRate@direct");
+  const replicaRead = results.getLatency("replicaRead", "direct");
+  const roomRead = results.getLatency("roomRead", "direct");
+  if (replicaMissing) {
     results.add({
-      scenario: "replica reads: throughput, latency, and reads that invoked the room",
+      scenario: "replica reads: throughput, latency, and a count of room invocations",
       path: "direct",
-      measured:
-        typeof notMeasured === "string"
-          ? `not measured: ${notMeasured}`
-          : `${Math.round(replica.value ?? NaN)} reads/s; ${read ? formatLatency(read) : "—"}; from replica ${num(replica.detail, "answeredFromReplica")}, from room ${num(replica.detail, "answeredFromRoom")}`,
+      measured: `not measured: ${String(replicaMissing.detail?.["notMeasured"] ?? "?")}`,
       floor: "—",
       ratio: null,
       target: "reported; room invocations = 0",
-      met: typeof notMeasured === "string" ? null : num(replica.detail, "answeredFromRoom") === 0,
+      met: null,
+    });
+  } else if (replicaRate?.kind === "rate" && roomRate?.kind === "rate" && replicaRead && roomRead) {
+    const invocations = num(replicaRate.detail, "roomInvocations");
+    const probeSawRoom = num(roomRate.detail, "roomInvocations");
+    results.add({
+      scenario: "replica reads: throughput, latency, and a count of room invocations",
+      path: "direct",
+      measured: `${Math.round(replicaRate.median)} reads/s; ${formatLatency(replicaRead)}; room invocations during ${num(replicaRate.detail, "readsCounted")} counted replica reads: ${invocations} (answers from the replica ${num(replicaRate.detail, "answeredFromReplica")}, room fallbacks ${num(replicaRate.detail, "answeredFromRoom")})`,
+      floor: `the same read served by the room: ${Math.round(roomRate.median)} reads/s; ${formatLatency(roomRead)}; the probe counted ${probeSawRoom} room invocations for ${num(roomRate.detail, "roomReadsCounted")} of those reads`,
+      ratio: { p50: replicaRead.p50 / roomRead.p50, p99: replicaRead.p99 / roomRead.p99 },
+      target: "reported; room invocations = 0",
+      // Only meaningful when the probe demonstrably counts room invocations.
+      met: probeSawRoom > 0 ? invocations === 0 && num(replicaRate.detail, "answeredFromRoom") === 0 : null,
     });
   }
 
