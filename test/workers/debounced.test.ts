@@ -223,7 +223,8 @@ describe("debounced values in a room", () => {
       });
     });
     await started;
-    for (let index = 0; index < 20; index += 1) void writer.debounced.update.mutate({ key: "slider", value: index });
+    const updates = Array.from({ length: 20 }, (_, index) => writer.debounced.update.mutate({ key: "slider", value: index }));
+    await Promise.all(updates);
     await all;
     expect(seen.filter((event) => event.type === "update").map((event) => (event.type === "update" ? event.value : null))).toEqual(
       Array.from({ length: 20 }, (_, index) => index),
