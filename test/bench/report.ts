@@ -202,10 +202,22 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
     );
   }
   if (s.startsWith("echo against PartyServer")) {
-    return `PartyServer's echo is a bare \`onMessage\` → \`send\` (p50 ${ms(m("peerEcho"))}); the lightest typed call (\`session.whoami\`, no storage) still parses the frame, validates the session, runs the tRPC procedure and superjson on both ends (p50 ${ms(m("roomWhoami"))}). The floor echo is ${formatRatio(m("rawEcho") / m("peerEcho"))} the peer's.`;
+    const path = line.path === "proxy" ? "proxy" : "direct";
+    return `PartyServer's echo is a bare \`onMessage\` → \`send\` (p50 ${ms(m("peerEcho", path))}); the lightest typed call (\`session.whoami\`, no storage) still parses the frame, reads the session from the attachment, runs the tRPC procedure with its middleware and superjson on both ends (p50 ${ms(m("roomWhoami", path))}). The transport itself is not the difference: the floor's raw echo is ${formatRatio(m("rawEcho", path) / m("peerEcho", path))} the peer's.`;
   }
   if (s.startsWith("write throughput")) {
-    return "Each typed request costs the server stack (≈ the hand-written frame's share) on one single-threaded room; batching per tick shares the commit but not the JavaScript work.";
+    const key = s.includes("stock") ? "stockTyped" : "roomTyped";
+    const perFrame = (k: string) => {
+      const found = results.measurements.get(`${k}@direct`);
+      const list = found?.kind === "rate" ? (found.detail?.["writesPerFrame"] as number[] | undefined) : undefined;
+      return list?.length ? list.reduce((a, b) => a + b, 0) / list.length : NaN;
+    };
+    const rate = (k: string) => results.getRate(k, "direct") ?? NaN;
+    return (
+      `In a closed loop each client's requests complete, and are re-issued, in separate ticks, so the client sends ${perFrame(key).toFixed(1)} mutations per frame: every mutation is its own frame, event and storage commit, like the floor's, plus the server's tRPC work on the room's single thread. ` +
+      `Hand-written frames of one mutation reach ${Math.round(rate("handSingle"))}/s (${formatRatio(rate("handSingle") / rate("floorSingle"))} the floor): the server's per-request JavaScript, not the client, dominates. ` +
+      `When requests are issued in the same tick the clients batch them (bursts: ${perFrame("roomBurst").toFixed(1)} per frame, ${formatRatio(rate("roomBurst") / rate("floorSingle"))} the floor).`
+    );
   }
   if (s.startsWith("batching gain")) {
     return "The commit per frame is a smaller share of a tRPC mutation than of a raw insert: most of each mutation's time is JavaScript that batching does not remove.";
@@ -225,12 +237,15 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
   }
   if (s.startsWith("replication lag")) {
     const lag = results.getLatency("replicationLag", "direct");
-    return `Measured ${lag ? formatLatency(lag) : "—"}. The sync engine waits a 250 ms replication window (\`REPLICATION_WINDOW_MS\`) after the first unreplicated commit before it pushes, so a write at a sustained rate waits on average about half the window, plus the D1 batch and the alarm that runs it; the window, not D1, dominates. Its tail comes from pushes that start while a previous batch is still running.`;
+    const missedParts = lag ? [lag.p50 > 100 ? "p50" : "", lag.p99 > 500 ? "p99" : ""].filter(Boolean).join(" and ") : "?";
+    return `Measured ${lag ? formatLatency(lag) : "—"}: ${missedParts} missed. The sync engine waits a 250 ms replication window (\`REPLICATION_WINDOW_MS\`) after the first unreplicated commit before it pushes, so a write at a sustained rate waits on average about half the window, plus the D1 batch and the alarm that runs it; the window, not D1, dominates.`;
   }
   if (s.startsWith("memory")) {
     const plain = results.measurements.get("memoryPlain@direct");
     const plainKiB = plain?.kind === "value" && plain.value !== null ? plain.value : NaN;
-    return `An authenticated nanotypeDB socket without a subscription costs ${formatMs(plainKiB)} KiB (its attachment holds the verified identity); the live subscription adds the rest — an async generator per subscription with its tRPC procedure context, closures and a waiter on the commit hub, and the subscription stored in the attachment.`;
+    const withSub = results.measurements.get("memoryProduct@direct");
+    const withKiB = withSub?.kind === "value" && withSub.value !== null ? withSub.value : NaN;
+    return `The socket is not the cost: an authenticated nanotypeDB socket without a subscription costs ${formatMs(plainKiB)} KiB, like the floor's raw socket. The live subscription adds ${formatMs(withKiB - plainKiB)} KiB per socket: the procedure call kept alive as an async generator (tRPC's subscription machinery, its context and abort signal, closures, a waiter on the commit hub) and the subscription stored in the socket attachment.`;
   }
   if (s.startsWith("idle room")) {
     return "See the hibernation details in the measurement table.";
