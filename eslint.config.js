@@ -25,7 +25,7 @@ function fence(files, forbidden, allowTypeImports = false) {
 }
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/"] },
+  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/", "public/"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],
@@ -42,6 +42,25 @@ export default tseslint.config(
   fence(["src/auth/**", "src/tasks/**", "src/sql/**", "src/live/**"], ["rpc", "room", "client", "worker"]),
   fence(["src/rpc/**"], ["room", "client", "worker"]),
   fence(["src/room/**"], ["client", "worker"]),
+  // The demo page (web/) runs in browsers: the typed client and plain constants from
+  // src/lib/limits.ts, never server code (types are fine).
+  {
+    files: ["web/**"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^\\.\\./(src/(?!client(/|$)|lib/limits$)|schema(/|$))",
+              message: "web/ is browser code: import the client (../src/client) and ../src/lib/limits only; server modules as types only.",
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
   // The client runs in browsers: it may import server types, never server code.
   fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "protocol", "worker", "schema"], true),
 );
