@@ -1,7 +1,9 @@
 /**
- * Two test projects: `workers` runs inside workerd (the real runtime: Durable
+ * Three test projects: `workers` runs inside workerd (the real runtime: Durable
  * Objects, SQLite, D1, WebSockets); `node` checks the repository itself
- * (generated migrations, configuration, docs).
+ * (generated migrations, configuration, docs); `browser` drives the demo page
+ * in Chromium against `wrangler dev` (skipped with a message when Chromium is
+ * missing locally; a failure in CI).
  */
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -46,6 +48,19 @@ export default defineConfig(async () => {
             include: ["test/node/**/*.test.ts"],
             environment: "node",
             testTimeout: 60_000,
+          },
+        },
+        {
+          // The demo page in Debian's Chromium against `wrangler dev` (test/browser/).
+          // Runs after the other projects (groupOrder), so it has the machine to itself.
+          test: {
+            name: "browser",
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/browser/global-setup.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+            sequence: { groupOrder: 1 },
           },
         },
       ],
