@@ -1,10 +1,12 @@
 /**
  * createRoomClient: a typed tRPC client for one room over a WebSocket, for
  * browsers and Node ≥ 22 (global WebSocket). Imports only types from the server.
+ * The stock `@trpc/client` wsLink works against a room too; this client's link
+ * sends at once when idle (see room-link.ts).
  */
-import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from "@trpc/client";
-import superjson from "superjson";
+import { createTRPCClient, type TRPCClient } from "@trpc/client";
 import type { AppRouter } from "../rpc/router";
+import { RoomConnection, roomLink } from "./room-link";
 
 /** A token, or a function returning a fresh one (called on every connect and reconnect). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -30,7 +32,7 @@ export interface RoomClientOptions {
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
 export type RoomClient = TRPCClient<AppRouter>;
 
-const sockets = new WeakMap<RoomClient, { close(): Promise<void> }>();
+const connections = new WeakMap<RoomClient, RoomConnection>();
 
 /** The WebSocket URL of a room: ws(s)://host/rooms/<room>/ws. */
 export function roomSocketUrl(baseUrl: string, room: string): string {
@@ -51,7 +53,7 @@ export function roomSocketUrl(baseUrl: string, room: string): string {
  */
 export function createRoomClient(options: RoomClientOptions): RoomClient {
   const base = roomSocketUrl(options.url, options.room);
-  const wsClient = createWSClient({
+  const connection = new RoomConnection({
     url: async () => {
       const token = typeof options.token === "function" ? await options.token() : options.token;
       const url = new URL(base);
@@ -62,14 +64,19 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
     ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
     ...(options.onOpen ? { onOpen: options.onOpen } : {}),
     ...(options.onClose ? { onClose: options.onClose } : {}),
-    keepAlive: { enabled: true, intervalMs: options.keepAliveMs ?? 30_000, pongTimeoutMs: 10_000 },
+    keepAliveMs: options.keepAliveMs ?? 30_000,
   });
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
-  sockets.set(client, wsClient);
+  const client = createTRPCClient<AppRouter>({ links: [roomLink(connection)] });
+  connections.set(client, connection);
   return client;
+}
+
+/** Drops and reopens a room client's socket (subscriptions resume; in-flight calls fail). */
+export function reconnectRoomClient(client: RoomClient): void {
+  connections.get(client)?.reconnect();
 }
 
 /** Closes a room client's socket; its pending calls are rejected. */
 export async function closeRoomClient(client: RoomClient): Promise<void> {
-  await sockets.get(client)?.close();
+  connections.get(client)?.close();
 }

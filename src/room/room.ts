@@ -105,6 +105,7 @@ export class Room extends DurableObject<Env> {
       memory: this.#memory,
       debounced: this.#debounced,
       sync: this.#sync,
+      replicaAccess: null,
       socket: { remember: (state) => this.#update(ws, state) },
       sql: this.#sql,
     };

@@ -11,6 +11,7 @@ import type { MemoryStore } from "../presence/memory-store";
 import type { ReadOnlySql } from "../sql/read-only-sql";
 import type { SyncEngine } from "../sync/sync-engine";
 import type { TaskStore } from "../tasks/task-store";
+import type { ReplicaAccess } from "./replica-procedures";
 
 /** Ephemeral state a socket remembers in its attachment, so it survives hibernation. */
 export interface RememberedState {
@@ -34,6 +35,11 @@ export interface RoomContext {
   debounced: DebouncedWriter;
   /** Replication to the D1 replica. */
   sync: SyncEngine;
+  /**
+   * Set only when the Worker serves a replica read: the room's replica rows and
+   * the fallback into the room. Null inside the room.
+   */
+  replicaAccess: ReplicaAccess | null;
   /** The calling WebSocket, when there is one (not for service calls). */
   socket: { remember(state: RememberedState): void } | null;
   /** Read-only SQL over the room's readable tables. */

@@ -6,6 +6,7 @@ import { router } from "./init";
 import { debouncedRouter } from "./debounced-router";
 import { memoryRouter } from "./memory-router";
 import { presenceRouter } from "./presence-router";
+import { replicaRouter } from "./replica-router";
 import { sessionRouter } from "./session-router";
 import { syncRouter } from "./sync-router";
 import { sqlRouter } from "./sql-router";
@@ -19,6 +20,7 @@ export const appRouter = router({
   debounced: debouncedRouter,
   sql: sqlRouter,
   sync: syncRouter,
+  replica: replicaRouter,
 });
 
 /** The type of the room's API. Import it as a type only. */

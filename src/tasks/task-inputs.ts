@@ -59,20 +59,21 @@ export const updateTaskInput = z
     error: "update needs at least one field besides id",
   });
 
-export const listTasksInput = z
-  .strictObject({
-    status: status.optional(),
-    /** Page size, 1–MAX_PAGE_SIZE. */
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_PAGE_SIZE, { error: `limit must be at most ${MAX_PAGE_SIZE}` })
-      .default(DEFAULT_PAGE_SIZE),
-    /** `nextCursor` of the previous page (keyset pagination by id, ascending). */
-    cursor: taskId.nullish(),
-  })
-  .default({ limit: DEFAULT_PAGE_SIZE });
+/** The fields of a task listing (also used by the replica read `replica.tasks.list`). */
+export const listTasksFields = z.strictObject({
+  status: status.optional(),
+  /** Page size, 1–MAX_PAGE_SIZE. */
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE, { error: `limit must be at most ${MAX_PAGE_SIZE}` })
+    .default(DEFAULT_PAGE_SIZE),
+  /** `nextCursor` of the previous page (keyset pagination by id, ascending). */
+  cursor: taskId.nullish(),
+});
+
+export const listTasksInput = listTasksFields.default({ limit: DEFAULT_PAGE_SIZE });
 
 /** `lastEventId`: the seq a resuming subscription last saw (set by the tRPC client on reconnect). */
 const lastEventId = z.string().max(32).nullish();

@@ -1,8 +1,10 @@
-/** Tokens and stock tRPC clients for tests inside workerd. */
+/** Tokens, the project's room client and the stock tRPC client, for tests inside workerd. */
+import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import { env } from "cloudflare:test";
+import superjson from "superjson";
 import type { Grant, Role } from "../../src/auth/identity";
 import { signRoomToken } from "../../src/auth/tokens";
-import { closeRoomClient, createRoomClient, type RoomClient } from "../../src/client";
+import { closeRoomClient, createRoomClient, type AppRouter, type RoomClient } from "../../src/client";
 import { WorkerWebSocket } from "./worker-socket";
 
 let counter = 0;
@@ -17,8 +19,9 @@ export function tokenFor(room: string, role: Role = "writer", sub = "alice", ttl
 }
 
 const open: RoomClient[] = [];
+const stock: { close(): Promise<void> }[] = [];
 
-/** A stock-wsLink client of `room`, closed after each test via `closeClients`. */
+/** A `createRoomClient` client of `room`, closed after each test via `closeClients`. */
 export async function clientFor(
   room: string,
   role: Role = "writer",
@@ -38,6 +41,20 @@ export async function clientFor(
   return client;
 }
 
+/**
+ * The unmodified stock client (`createWSClient` + `wsLink` from @trpc/client),
+ * typed by AppRouter, as a third-party app would use it.
+ */
+export async function stockClientFor(room: string, role: Role = "writer", sub = "alice"): Promise<RoomClient> {
+  const token = await tokenFor(room, role, sub);
+  const wsClient = createWSClient({
+    url: `ws://example.com/rooms/${room}/ws?token=${token}`,
+    WebSocket: WorkerWebSocket as unknown as typeof WebSocket,
+  });
+  stock.push(wsClient);
+  return createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
+}
+
 export async function closeClients(): Promise<void> {
-  await Promise.all(open.splice(0).map((client) => closeRoomClient(client)));
+  await Promise.all([...open.splice(0).map((client) => closeRoomClient(client)), ...stock.splice(0).map((client) => client.close())]);
 }

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Task } from "../../src/client";
 import { CHANGE_LOG_MAX_ENTRIES } from "../../src/lib/limits";
 import type { FeedEvent } from "../../src/live/feeds";
-import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
+import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
 
 const sockets: RawSocket[] = [];
@@ -116,9 +116,12 @@ describe("change feeds", () => {
     expect(next).toMatchObject({ id: String(Number(lastEventId) + 3), data: { type: "change", row: { title: "live again" } } });
   });
 
-  it("reconnects a stock client after the room drops its socket and misses nothing", async () => {
+  it.each([
+    ["the room client", clientFor],
+    ["the stock client", stockClientFor],
+  ])("reconnects %s after the room drops its socket and misses nothing", async (_name, connect) => {
     const room = uniqueRoom();
-    const watcher = await clientFor(room, "reader", "bob");
+    const watcher = await connect(room, "reader", "bob");
     const seen = record<FeedEvent<Task>>();
     watcher.tasks.changes.subscribe(undefined, { onData: (event) => seen.push(event.data) });
     await seen.waitFor(1);

@@ -226,3 +226,14 @@ describe("the sync engine", () => {
     expect((await replicaRows(room, "tasks"))[0]).toMatchObject({ title: "from the future" });
   });
 });
+
+describe("replica reads through the room", () => {
+  it("are served by the room, with the room's seq, over the WebSocket", async () => {
+    const room = uniqueRoom("sync");
+    const client = await clientFor(room, "writer");
+    const task = await client.tasks.create.mutate({ title: "read me", status: "in_progress" });
+    const page = await client.replica.tasks.list.query({ status: "in_progress" });
+    expect(page).toMatchObject({ source: "room", seq: task.seq, data: { items: [{ id: task.id, title: "read me" }], nextCursor: null } });
+    expect(await client.replica.tasks.get.query({ id: 999 })).toMatchObject({ source: "room", data: null });
+  });
+});

@@ -3,11 +3,24 @@ import { TRPCClientError } from "@trpc/client";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import type { Task } from "../../src/client";
 import type { AppRouter } from "../../src/client";
-import { clientFor, closeClients, uniqueRoom } from "../helpers/clients";
+import { clientFor, closeClients, stockClientFor, uniqueRoom } from "../helpers/clients";
 
 afterEach(closeClients);
 
-describe("tasks over the stock tRPC client", () => {
+describe("tasks over the room client", () => {
+  it("works the same through the unmodified stock tRPC client", async () => {
+    const client = await stockClientFor(uniqueRoom());
+    const created = await client.tasks.create.mutate({ title: "via wsLink" });
+    expect(created.created_at).toBeInstanceOf(Date);
+    const [a, b] = await Promise.all([
+      client.tasks.create.mutate({ title: "batched 1" }),
+      client.tasks.create.mutate({ title: "batched 2" }),
+    ]);
+    expect(b.seq - a.seq).toBe(1);
+    expect((await client.tasks.list.query()).items.map((task) => task.title)).toEqual(["via wsLink", "batched 1", "batched 2"]);
+    await expect(client.tasks.create.mutate({ title: "" })).rejects.toMatchObject({ data: { code: "BAD_REQUEST" } });
+  });
+
   it("creates, gets, lists, updates, completes and deletes a task", async () => {
     const room = uniqueRoom();
     const client = await clientFor(room);
