@@ -4,7 +4,7 @@
  * (connecting / live / reconnecting) from the client's onOpen/onClose
  * callbacks. Panels receive the session; main.ts creates it on join.
  */
-import { closeRoomClient, createRoomClient, type RoomClient } from "../src/client";
+import { closeRoomClient, createRoomClient, reconnectRoomClient, type RoomClient } from "../src/client";
 import type { Role } from "../src/client";
 
 /** Who joined which room, as what. */
@@ -61,19 +61,8 @@ export async function mintToken(member: Member): Promise<string> {
   return body.token;
 }
 
-/** A WebSocket class that remembers its latest instance, so the page can tell its socket from a retired one. */
-function trackingWebSocket(onCreate: (socket: WebSocket) => void): typeof WebSocket {
-  return class TrackedWebSocket extends WebSocket {
-    constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols);
-      onCreate(this);
-    }
-  };
-}
-
 export class Session {
   readonly client: RoomClient;
-  #socket: WebSocket | null = null;
   #info: ConnectionInfo = { state: "connecting", reconnects: 0, problem: null };
   #everOpen = false;
   #listeners = new Set<(info: ConnectionInfo) => void>();
@@ -96,17 +85,12 @@ export class Session {
         token = null;
         return fresh;
       },
-      WebSocket: trackingWebSocket((socket) => (this.#socket = socket)),
       onOpen: () => {
         if (this.#everOpen) this.#info.reconnects += 1;
         this.#everOpen = true;
         this.#set({ state: "live", problem: null });
       },
-      onClose: () => {
-        // A socket retired after a hand-over also closes: only the current one counts.
-        if (this.#socket?.readyState === WebSocket.OPEN) return;
-        this.#set({ state: this.#everOpen ? "reconnecting" : "connecting" });
-      },
+      onClose: () => this.#set({ state: this.#everOpen ? "reconnecting" : "connecting" }),
     });
   }
 
@@ -125,9 +109,9 @@ export class Session {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Closes the socket now; the client reconnects by itself and resumes its subscriptions. */
+  /** Drops the socket now; the client reconnects by itself and resumes its subscriptions. */
   dropConnection(): void {
-    this.#socket?.close(4000, "dropped on purpose");
+    reconnectRoomClient(this.client);
   }
 
   /** Drops the socket and keeps it down until `goOnline()` (to make changes "while away"). */
