@@ -165,7 +165,10 @@ describe.skipIf(!chromiumAvailable())("the live task board in a real browser", (
     await expect.poll(() => a.locator("#sync-health").textContent(), WAIT).toBe("Healthy");
     await expect.poll(() => a.locator("#sync-pending").textContent(), WAIT).toBe("0");
     await a.getByRole("button", { name: "Force full resync" }).click();
-    await a.locator("#infos .notice", { hasText: "Replica rewritten" }).waitFor(WAIT);
+    const notice = a.locator("#infos .notice", { hasText: "Replica rewritten" });
+    await notice.waitFor(WAIT);
+    await notice.getByRole("button", { name: "Dismiss" }).click();
+    await notice.waitFor({ state: "detached", timeout: WAIT.timeout });
     expect(await b.locator("#sync-force").isDisabled()).toBe(true);
   });
 
