@@ -25,7 +25,9 @@ function fence(files, forbidden, allowTypeImports = false) {
 }
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/", "public/"] },
+  {
+    ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/", "public/"],
+  },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],
