@@ -26,7 +26,17 @@ function fence(files, forbidden, allowTypeImports = false) {
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "bench/results/", "public/"],
+    ignores: [
+      "node_modules/",
+      "dist/",
+      ".wrangler/",
+      "worker-configuration.d.ts",
+      "drizzle/",
+      "migrations/",
+      "bench/results/",
+      "public/",
+      ".types/",
+    ],
   },
   ...tseslint.configs.recommended,
   {
@@ -39,11 +49,13 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  fence(["src/lib/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "protocol", "worker"]),
-  fence(["src/protocol/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "worker"]),
-  fence(["src/auth/**", "src/tasks/**", "src/sql/**", "src/live/**"], ["rpc", "room", "client", "worker"]),
-  fence(["src/rpc/**"], ["room", "client", "worker"]),
-  fence(["src/room/**"], ["client", "worker"]),
+  fence(["src/lib/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "protocol", "http", "service", "worker"]),
+  fence(["src/protocol/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "http", "service", "worker"]),
+  fence(["src/auth/**", "src/tasks/**", "src/sql/**", "src/live/**"], ["rpc", "room", "client", "http", "service", "worker"]),
+  fence(["src/rpc/**"], ["room", "client", "http", "service", "worker"]),
+  fence(["src/room/**"], ["client", "http", "service", "worker"]),
+  // The Worker's transports (HTTP endpoint, service entrypoint) sit beside worker.ts: they reach rooms only through bindings.
+  fence(["src/http/**", "src/service/**"], ["room", "client", "worker"], true),
   // The demo page (web/) runs in browsers: the typed client and plain constants from
   // src/lib/limits.ts, never server code (types are fine).
   {
@@ -64,5 +76,5 @@ export default tseslint.config(
     },
   },
   // The client runs in browsers: it may import server types, never server code.
-  fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "protocol", "worker", "schema"], true),
+  fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "protocol", "http", "service", "worker", "schema"], true),
 );

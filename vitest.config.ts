@@ -1,18 +1,64 @@
 /**
  * Three test projects: `workers` runs inside workerd (the real runtime: Durable
- * Objects, SQLite, D1, WebSockets); `node` checks the repository itself
- * (generated migrations, configuration, docs); `browser` drives the demo page
- * in Chromium against `wrangler dev` (skipped with a message when Chromium is
- * missing locally; a failure in CI).
+ * Objects, SQLite, D1, WebSockets, service bindings); `node` checks the
+ * repository itself (generated migrations, configuration, docs); `browser`
+ * drives the demo page in Chromium against `wrangler dev` (skipped with a
+ * message when Chromium is missing locally; a failure in CI).
+ *
+ * The `workers` project also runs the example consumer Worker
+ * (examples/consumer) as an auxiliary Worker, bound to the RoomService
+ * entrypoint of the Worker under test exactly as its wrangler.toml says. It is
+ * bundled here, by wrangler from that wrangler.toml, each time the suite starts.
  */
-import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
+import { cloudflareTest, getRunnerName, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import type { TestProject } from "vitest/node";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 /** The HS256 secret of the test environment; tests sign tokens with env.AUTH_SECRET. */
 const TEST_AUTH_SECRET = "test-secret-for-vitest-only-0123456789abcdef";
 
+const WORKERS_PROJECT = "workers";
+/** The name the consumer's wrangler.toml gives this Worker (`service = "nanotypedb"`). */
+const SERVICE_NAME = "nanotypedb";
+const CONSUMER_CONFIG = "examples/consumer/wrangler.toml";
+const CONSUMER_BUNDLE = resolve(".wrangler/test/consumer");
+
+/**
+ * Bundles the consumer Worker with wrangler (offline, ≈ 1 s) and returns its
+ * Miniflare options. The Worker under test runs under the plugin's runner
+ * name, so the consumer's binding to "nanotypedb" is pointed at the runner.
+ */
+function consumerWorker() {
+  const bin = resolve("node_modules/.bin");
+  execFileSync(resolve(bin, "wrangler"), ["deploy", "--dry-run", "--outdir", CONSUMER_BUNDLE, "-c", CONSUMER_CONFIG], {
+    stdio: "pipe",
+    // node_modules/.bin first: wrangler's shebang then finds the project's Node 22.
+    env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}`, WRANGLER_SEND_METRICS: "false" },
+  });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(CONSUMER_CONFIG);
+  const runner = getRunnerName({ name: WORKERS_PROJECT } as TestProject);
+  const serviceBindings = Object.fromEntries(
+    Object.entries(workerOptions.serviceBindings ?? {}).map(([binding, target]) => [
+      binding,
+      typeof target === "object" && "name" in target && target.name === SERVICE_NAME ? { ...target, name: runner } : target,
+    ]),
+  );
+  return {
+    name: "nanotype-consumer",
+    modules: true,
+    scriptPath: resolve(CONSUMER_BUNDLE, "index.js"),
+    compatibilityDate: String(workerOptions.compatibilityDate),
+    compatibilityFlags: (workerOptions.compatibilityFlags ?? []) as string[],
+    serviceBindings,
+  };
+}
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  const consumer = consumerWorker();
   return {
     test: {
       projects: [
@@ -32,11 +78,14 @@ export default defineConfig(async () => {
                   PRESENCE_TTL_MS: "3000",
                   TEST_MIGRATIONS: migrations,
                 },
+                // The example consumer Worker, reachable from tests as env.CONSUMER.
+                serviceBindings: { CONSUMER: consumer.name },
+                workers: [consumer],
               },
             }),
           ],
           test: {
-            name: "workers",
+            name: WORKERS_PROJECT,
             include: ["test/workers/**/*.test.ts"],
             setupFiles: ["./test/workers/setup.ts"],
             testTimeout: 20_000,

@@ -1,18 +1,24 @@
 /**
  * The front door: authenticates callers and routes them to rooms. No business
  * logic lives here. Routes: GET /health, GET /rooms/:room/ws (WebSocket),
- * POST /dev/token (local development only). Everything else is a JSON 404.
+ * GET|POST /rooms/:room/trpc/:path (one-shot tRPC over HTTP), POST /dev/token
+ * (local development only). Everything else is a JSON 404. Other Workers call
+ * rooms through the RoomService entrypoint (service bindings).
  */
 import { authenticate } from "./auth/request-auth";
 import { devTokensEnabled, handleDevToken } from "./auth/dev-token-route";
+import { handleTrpcRequest } from "./http/trpc-endpoint";
 import { json, jsonError } from "./lib/json-response";
-import { parseRoomName } from "./lib/room-name";
+import { parseRoomName, type RoomName } from "./lib/room-name";
 import { connectRequest } from "./room/connect-request";
 
 export { Room } from "./room/room";
+export { RoomService } from "./service/room-service";
 export type { AppRouter } from "./rpc/router";
 
-const ROOM_ROUTE = /^\/rooms\/(.+)\/(ws)$/;
+const SOCKET_ROUTE = /^\/rooms\/(.+)\/ws$/;
+/** The procedure path never contains "/", so a room named `a/trpc` still routes: `/rooms/a/trpc/trpc/tasks.list`. */
+const TRPC_ROUTE = /^(\/rooms\/(.+)\/trpc)\/([^/]+)$/;
 
 export default {
   async fetch(request, env): Promise<Response> {
@@ -23,29 +29,40 @@ export default {
     if (url.pathname === "/dev/token" && devTokensEnabled(env)) {
       return request.method === "POST" ? handleDevToken(request, env) : methodNotAllowed("POST");
     }
-    const route = ROOM_ROUTE.exec(url.pathname);
-    if (route) return roomSocket(request, env, url, route[1]!);
+    const socket = SOCKET_ROUTE.exec(url.pathname);
+    if (socket) return roomSocket(request, env, url, socket[1]!);
+    const trpc = TRPC_ROUTE.exec(url.pathname);
+    if (trpc) {
+      const room = roomFromPath(trpc[2]!);
+      return typeof room === "string" ? handleTrpcRequest(request, env, url, room, trpc[1]!) : room;
+    }
     return jsonError(404, "NOT_FOUND", `no route for ${request.method} ${url.pathname}`);
   },
 } satisfies ExportedHandler<Env>;
 
-async function roomSocket(request: Request, env: Env, url: URL, encodedRoom: string): Promise<Response> {
-  if (request.method !== "GET") return methodNotAllowed("GET");
+/** The room named by a URL segment (percent-encoded or not), or the 400 to answer. */
+function roomFromPath(encoded: string): RoomName | Response {
   let decoded: string;
   try {
-    decoded = decodeURIComponent(encodedRoom);
+    decoded = decodeURIComponent(encoded);
   } catch {
     return jsonError(400, "BAD_ROOM_NAME", "room name is not valid URL encoding");
   }
   const room = parseRoomName(decoded);
-  if (!room.ok) return jsonError(400, "BAD_ROOM_NAME", room.message);
+  return room.ok ? room.room : jsonError(400, "BAD_ROOM_NAME", room.message);
+}
+
+async function roomSocket(request: Request, env: Env, url: URL, encodedRoom: string): Promise<Response> {
+  if (request.method !== "GET") return methodNotAllowed("GET");
+  const room = roomFromPath(encodedRoom);
+  if (typeof room !== "string") return room;
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return jsonError(426, "UPGRADE_REQUIRED", "this route accepts WebSocket upgrades only", { upgrade: "websocket" });
   }
-  const auth = await authenticate(request, url, env, room.room, true);
+  const auth = await authenticate(request, url, env, room, true);
   if (!auth.ok) return auth.response;
-  const stub = env.ROOMS.get(env.ROOMS.idFromName(room.room));
-  return stub.fetch(connectRequest(room.room, auth.identity, url.searchParams.get("connectionParams") === "1"));
+  const stub = env.ROOMS.get(env.ROOMS.idFromName(room));
+  return stub.fetch(connectRequest(room, auth.identity, url.searchParams.get("connectionParams") === "1"));
 }
 
 function methodNotAllowed(allow: string): Response {

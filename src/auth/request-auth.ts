@@ -50,14 +50,45 @@ export function tokenOf(request: Request, url: URL, allowQuery: boolean): string
 
 export type RequestAuth = { ok: true; identity: Identity } | { ok: false; response: Response };
 
-/** Verifies the request's token for `room`: 503 unconfigured, 401 bad token, 403 wrong room. */
-export async function authenticate(request: Request, url: URL, env: Env, room: RoomName, allowQuery: boolean): Promise<RequestAuth> {
+/** Why a request was refused: 503 unconfigured, 401 bad token, 403 wrong room. */
+export interface AuthFailure {
+  ok: false;
+  status: 401 | 403 | 503;
+  code: string;
+  message: string;
+}
+
+/**
+ * Verifies the request's token for `room` and says why not, for callers that
+ * answer in their own format (the tRPC HTTP endpoint). Never touches a room.
+ */
+export async function verifyRequest(
+  request: Request,
+  url: URL,
+  env: Env,
+  room: RoomName,
+  allowQuery: boolean,
+): Promise<{ ok: true; identity: Identity } | AuthFailure> {
   const config = await authConfig(env);
-  if (!config.ok) return { ok: false, response: jsonError(503, config.code, config.message) };
-  const check = await verifyRoomToken(tokenOf(request, url, allowQuery), config.config, room);
+  if (!config.ok) return { ok: false, status: 503, code: config.code, message: config.message };
+  const token = tokenOf(request, url, allowQuery);
+  if (token === null && !allowQuery) {
+    const hint = url.searchParams.has("token") ? " (this route does not read ?token=: URLs end up in logs)" : "";
+    return { ok: false, status: 401, code: "UNAUTHORIZED", message: `a room token is required: pass Authorization: Bearer <token>${hint}` };
+  }
+  const check = await verifyRoomToken(token, config.config, room);
+  if (!check.ok) return { ok: false, status: check.status, code: check.code, message: check.message };
+  return { ok: true, identity: check.identity };
+}
+
+/** The `www-authenticate` header a 401 carries. */
+export const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="nanotypedb"' } as const;
+
+/** Verifies the request's token for `room`: 503 unconfigured, 401 bad token, 403 wrong room, as JSON error responses. */
+export async function authenticate(request: Request, url: URL, env: Env, room: RoomName, allowQuery: boolean): Promise<RequestAuth> {
+  const check = await verifyRequest(request, url, env, room, allowQuery);
   if (!check.ok) {
-    const headers: HeadersInit | undefined = check.status === 401 ? { "www-authenticate": 'Bearer realm="nanotypedb"' } : undefined;
-    return { ok: false, response: jsonError(check.status, check.code, check.message, headers) };
+    return { ok: false, response: jsonError(check.status, check.code, check.message, check.status === 401 ? BEARER_CHALLENGE : undefined) };
   }
   return { ok: true, identity: check.identity };
 }

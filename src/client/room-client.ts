@@ -1,10 +1,12 @@
 /**
- * createRoomClient: a typed tRPC client for one room over a WebSocket, for
- * browsers and Node ≥ 22 (global WebSocket). Imports only types from the server.
- * The stock `@trpc/client` wsLink works against a room too; this client's link
- * sends at once when idle (see room-link.ts).
+ * createRoomClient: a typed tRPC client for one room, for browsers and Node ≥ 22
+ * (global WebSocket and fetch). Replica reads (`replica.*`) go over HTTP to the
+ * Worker, which serves them from D1; everything else goes over the room's
+ * WebSocket (room-link.ts: sends at once when idle). Imports only types from the
+ * server. The stock `@trpc/client` links work against a room too.
  */
-import { createTRPCClient, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, splitLink, type TRPCClient } from "@trpc/client";
+import superjson from "superjson";
 import type { AppRouter } from "../rpc/router";
 import { RoomConnection, roomLink } from "./room-link";
 
@@ -27,7 +29,12 @@ export interface RoomClientOptions {
   onClose?: (cause?: { code?: number }) => void;
   /** Keep-alive ping interval (ms); pings are answered without waking the room. Default 30 s. */
   keepAliveMs?: number;
+  /** fetch implementation for replica reads; defaults to the global one. */
+  fetch?: typeof fetch;
 }
+
+/** The header carrying the D1 session bookmark (see src/http/trpc-endpoint.ts). */
+const BOOKMARK_HEADER = "x-nanotype-bookmark";
 
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
 export type RoomClient = TRPCClient<AppRouter>;
@@ -42,6 +49,13 @@ export function roomSocketUrl(baseUrl: string, room: string): string {
   return url.toString();
 }
 
+/** The room's HTTP tRPC endpoint: http(s)://host/rooms/<room>/trpc. */
+export function roomHttpUrl(baseUrl: string, room: string): string {
+  const url = new URL(baseUrl);
+  url.pathname = `${url.pathname.replace(/\/$/, "")}/rooms/${room.split("/").map(encodeURIComponent).join("/")}/trpc`;
+  return url.toString();
+}
+
 /**
  * Connects to a room and returns its typed client. Reconnects with backoff;
  * a token function is called again on every reconnect.
@@ -53,11 +67,11 @@ export function roomSocketUrl(baseUrl: string, room: string): string {
  */
 export function createRoomClient(options: RoomClientOptions): RoomClient {
   const base = roomSocketUrl(options.url, options.room);
+  const tokenNow = async () => (typeof options.token === "function" ? await options.token() : options.token);
   const connection = new RoomConnection({
     url: async () => {
-      const token = typeof options.token === "function" ? await options.token() : options.token;
       const url = new URL(base);
-      url.searchParams.set("token", token);
+      url.searchParams.set("token", await tokenNow());
       return url.toString();
     },
     ...(options.connectionParams ? { connectionParams: options.connectionParams } : {}),
@@ -66,7 +80,22 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
     ...(options.onClose ? { onClose: options.onClose } : {}),
     keepAliveMs: options.keepAliveMs ?? 30_000,
   });
-  const client = createTRPCClient<AppRouter>({ links: [roomLink(connection)] });
+  // The newest D1 bookmark seen: each replica read is at least as fresh as the last one.
+  let bookmark: string | null = null;
+  const baseFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const replicaReads = httpBatchLink({
+    url: roomHttpUrl(options.url, options.room),
+    transformer: superjson,
+    headers: async () => ({ authorization: `Bearer ${await tokenNow()}`, ...(bookmark ? { [BOOKMARK_HEADER]: bookmark } : {}) }),
+    fetch: async (input, init) => {
+      const response = await baseFetch(input as RequestInfo, init as RequestInit);
+      bookmark = response.headers.get(BOOKMARK_HEADER) ?? bookmark;
+      return response;
+    },
+  });
+  const client = createTRPCClient<AppRouter>({
+    links: [splitLink({ condition: (op) => op.path.startsWith("replica."), true: replicaReads, false: roomLink(connection) })],
+  });
   connections.set(client, connection);
   return client;
 }

@@ -181,3 +181,22 @@ export const MAX_UNREPLICATED_CHANGES = 100_000;
 
 /** Bound parameters per D1 statement (the platform's limit). */
 export const D1_MAX_PARAMS = 100;
+
+/** Longest procedure path a service or HTTP call may name, in characters (real paths are far shorter). */
+export const MAX_PROCEDURE_PATH_CHARS = 256;
+
+/**
+ * Longest serialized input (superjson JSON text) of one call that arrives without
+ * a socket — a service binding or an HTTP one-shot call — in characters: about
+ * the 1 MiB of a WebSocket frame.
+ */
+export const MAX_DIRECT_INPUT_CHARS = MAX_FRAME_BYTES;
+
+/** Largest HTTP request body the tRPC endpoint reads (a JSON batch of inputs): the same 1 MiB. */
+export const MAX_HTTP_BODY_BYTES = MAX_FRAME_BYTES;
+
+/**
+ * How long an identity asserted by a service binding stays valid when the caller
+ * gives no `expiresAt` (ms): long enough for one call, which is all it is used for.
+ */
+export const SERVICE_IDENTITY_TTL_MS = 60_000;

@@ -2,15 +2,18 @@
  * The Room Durable Object: one room, one SQLite database. A thin shell: it
  * migrates the schema and installs the change-log triggers, accepts
  * hibernatable WebSockets, hands their frames to the WebSocket adapter with a
- * context built from the socket attachment, and announces each commit to live
+ * context built from the socket attachment, runs calls that arrive without a
+ * socket (`call`: service bindings and HTTP), and announces each commit to live
  * subscriptions. On wake it rebuilds cursors and presence and resumes the
  * subscriptions stored in attachments. One storage alarm runs background duties.
  */
+import { TRPCError } from "@trpc/server";
 import { DurableObject } from "cloudflare:workers";
 import { drizzle, type DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "../../drizzle/migrations.js";
 import { REPLICATED_TABLES } from "../../schema/replicated";
+import type { Identity } from "../auth/identity";
 import { DebouncedWriter } from "../debounce/debounced-writer";
 import { jsonError } from "../lib/json-response";
 import { DEBOUNCE_ALARM_GRACE_MS } from "../lib/limits";
@@ -20,6 +23,7 @@ import { CommitHub } from "../live/commit-hub";
 import { memoryLimitsFrom } from "../presence/memory-config";
 import { MemoryStore } from "../presence/memory-store";
 import type { RoomContext } from "../rpc/context";
+import { errorResult, parseDirectCall, runDirectCall, type DirectCall } from "../rpc/direct-call";
 import { appRouter } from "../rpc/router";
 import { createWsAdapter, type WsAdapter } from "../rpc/ws-adapter";
 import { ReadOnlySql } from "../sql/read-only-sql";
@@ -70,7 +74,7 @@ export class Room extends DurableObject<Env> {
         const attachment = readAttachment(ws);
         if (!attachment) return null;
         return {
-          context: this.#context(ws, attachment),
+          context: this.#socketContext(ws, attachment),
           awaitingConnectionParams: attachment.awaitingConnectionParams,
           expiresAt: attachment.identity.expiresAt,
           subscriptions: attachment.subs,
@@ -95,20 +99,32 @@ export class Room extends DurableObject<Env> {
     });
   }
 
-  #context(ws: WebSocket, attachment: Attachment): RoomContext {
+  /** The procedure context of a call: one builder for every transport. */
+  #context(
+    room: RoomName,
+    identity: Identity,
+    connectionParams: RoomContext["connectionParams"],
+    socket: RoomContext["socket"],
+  ): RoomContext {
     return {
-      room: attachment.room as RoomName,
-      identity: attachment.identity,
-      connectionParams: attachment.connectionParams,
+      room,
+      identity,
+      connectionParams,
       tasks: this.#tasks,
       live: { log: this.#log, hub: this.#hub },
       memory: this.#memory,
       debounced: this.#debounced,
       sync: this.#sync,
       replicaAccess: null,
-      socket: { remember: (state) => this.#update(ws, state) },
+      socket,
       sql: this.#sql,
     };
+  }
+
+  #socketContext(ws: WebSocket, attachment: Attachment): RoomContext {
+    return this.#context(attachment.room as RoomName, attachment.identity, attachment.connectionParams, {
+      remember: (state) => this.#update(ws, state),
+    });
   }
 
   #restoreMemory(ws: WebSocket): void {
@@ -149,6 +165,35 @@ export class Room extends DurableObject<Env> {
       subs: [],
     });
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * Workers RPC: runs one query or mutation of the router for an identity the
+   * caller vouches for — the Worker's HTTP endpoint (from a verified token) or
+   * the RoomService entrypoint (from a service binding). Same validation, roles
+   * and errors as a WebSocket frame; no socket, so `ctx.socket` is null. Answers
+   * a JSON string of `DirectCallResult` and never rejects (errors are values).
+   */
+  async call(request: DirectCall): Promise<string> {
+    const parsed = parseDirectCall(request);
+    if (!parsed.ok) return errorResult(parsed.error);
+    const { room, identity } = parsed.call;
+    try {
+      this.#sync.setRoom(room);
+    } catch (error) {
+      return errorResult(new TRPCError({ code: "BAD_REQUEST", message: (error as Error).message }));
+    }
+    const answer = await runDirectCall(this.#context(room, identity, null, null), parsed.call, (error, path) =>
+      console.error(`room procedure ${path} failed`, error.cause ?? error),
+    );
+    // Like a frame: announce what the call committed, so live subscribers see it.
+    // The call's own answer stands even if this fails (its write is already durable).
+    try {
+      await this.#settle();
+    } catch (error) {
+      console.error("publishing or scheduling after a call failed", error);
+    }
+    return answer;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

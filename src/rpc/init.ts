@@ -6,7 +6,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { hasGrant, hasRole, type Grant, type Role } from "../auth/identity";
+import { hasGrant, hasRole, type Grant, type Identity, type Role } from "../auth/identity";
 import type { RoomContext } from "./context";
 
 /** Procedure metadata. Every procedure declares the least role that may call it. */
@@ -24,20 +24,22 @@ export interface ValidationIssue {
   code: string;
 }
 
+/**
+ * The error shape of every transport: tRPC's, plus `data.issues` for invalid
+ * input. Exported for the Worker's HTTP endpoint, which must answer in the same shape.
+ */
+export function formatError<TShape extends { data: object }>({ shape, error }: { shape: TShape; error: TRPCError }) {
+  const issues: ValidationIssue[] | null =
+    error.cause instanceof ZodError
+      ? error.cause.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message, code: issue.code }))
+      : null;
+  return { ...shape, data: { ...shape.data, issues } };
+}
+
 const t = initTRPC
   .context<RoomContext>()
   .meta<ProcedureMeta>()
-  .create({
-    transformer: superjson,
-    isDev: false,
-    errorFormatter({ shape, error }) {
-      const issues: ValidationIssue[] | null =
-        error.cause instanceof ZodError
-          ? error.cause.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message, code: issue.code }))
-          : null;
-      return { ...shape, data: { ...shape.data, issues } };
-    },
-  });
+  .create({ transformer: superjson, isDev: false, errorFormatter: formatError });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
@@ -45,22 +47,28 @@ export const createCallerFactory = t.createCallerFactory;
 /**
  * Fails closed: a procedure without a declared role cannot be called, a caller
  * below the role gets FORBIDDEN, an expired credential gets UNAUTHORIZED.
+ * Exported so that procedures served outside the room (the Worker's HTTP
+ * endpoint) check roles the same way.
  */
-const enforceRole = t.middleware(({ ctx, meta, path, next }) => {
+export function assertMayCall(identity: Identity, meta: ProcedureMeta | undefined, path: string): void {
   const minimum = meta?.role;
   if (!minimum) {
     throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `procedure "${path}" declares no role` });
   }
-  if (ctx.identity.expiresAt <= Date.now()) {
+  if (identity.expiresAt <= Date.now()) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "your token has expired; reconnect with a fresh token" });
   }
   const grant = meta?.grant;
-  if (!hasRole(ctx.identity.role, minimum) && !(grant && hasGrant(ctx.identity, grant))) {
+  if (!hasRole(identity.role, minimum) && !(grant && hasGrant(identity, grant))) {
     throw new TRPCError({
       code: "FORBIDDEN",
-      message: `"${path}" requires the ${minimum} role${grant ? ` or the ${grant} grant` : ""}; your token grants ${ctx.identity.role}`,
+      message: `"${path}" requires the ${minimum} role${grant ? ` or the ${grant} grant` : ""}; your token grants ${identity.role}`,
     });
   }
+}
+
+const enforceRole = t.middleware(({ ctx, meta, path, next }) => {
+  assertMayCall(ctx.identity, meta, path);
   return next();
 });
 

@@ -44,7 +44,8 @@ export function replicaProcedure<TSchema extends z.ZodObject, T>(
     room: (ctx: RoomContext, input: z.output<TSchema>) => T;
   },
 ) {
-  return readerProcedure.input(input.extend({ minSeq })).query(async ({ ctx, input, path }): Promise<ReplicaResult<T>> => {
+  // `prefault`: a call without input parses `{}`, so field defaults (e.g. `limit`) apply.
+  return readerProcedure.input(input.extend({ minSeq }).prefault({})).query(async ({ ctx, input, path }): Promise<ReplicaResult<T>> => {
     const { minSeq: wanted, ...rest } = input as z.output<TSchema> & { minSeq?: number };
     const args = rest as z.output<TSchema>;
     if (ctx.replicaAccess) {

@@ -1,6 +1,6 @@
 /** Tokens, the project's room client and the stock tRPC client, for tests inside workerd. */
 import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import superjson from "superjson";
 import type { Grant, Role } from "../../src/auth/identity";
 import { signRoomToken } from "../../src/auth/tokens";
@@ -35,6 +35,7 @@ export async function clientFor(
     room,
     token,
     WebSocket: WorkerWebSocket as unknown as typeof WebSocket,
+    fetch: (input, init) => SELF.fetch(input, init),
     ...options,
   });
   open.push(client);

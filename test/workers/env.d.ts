@@ -4,5 +4,7 @@ declare namespace Cloudflare {
     AUTH_SECRET: string;
     // eslint-disable-next-line @typescript-eslint/consistent-type-imports -- a global declaration cannot import
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    /** The example consumer Worker (examples/consumer), which calls rooms through the RoomService binding. */
+    CONSUMER: Fetcher;
   }
 }

@@ -4,6 +4,7 @@ import type { Task } from "../../src/client";
 import { CHANGE_LOG_MAX_ENTRIES } from "../../src/lib/limits";
 import type { FeedEvent } from "../../src/live/feeds";
 import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
+import { recorder } from "../helpers/recorder";
 import { RawSocket } from "../helpers/worker-socket";
 
 const sockets: RawSocket[] = [];
@@ -46,34 +47,12 @@ async function waitForEvents<T>(socket: RawSocket, id: number | string, count: n
   return eventsOf<T>(socket, id);
 }
 
-/** A stock-client subscription recording its events, with a way to wait for the n-th. */
-function record<T>() {
-  const events: T[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
-  return {
-    events,
-    push(event: T) {
-      events.push(event);
-      for (const waiter of waiters.filter((w) => events.length >= w.count)) waiter.resolve();
-    },
-    async waitFor(count: number, timeoutMs = 8_000): Promise<T[]> {
-      if (events.length < count) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`timed out with ${events.length}/${count} events`)), timeoutMs);
-          waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });
-        });
-      }
-      return events;
-    },
-  };
-}
-
 describe("change feeds", () => {
   it("delivers a write by A to B's subscription through the stock client", async () => {
     const room = uniqueRoom();
     const writer = await clientFor(room, "writer", "alice");
     const watcher = await clientFor(room, "reader", "bob");
-    const seen = record<FeedEvent<Task>>();
+    const seen = recorder<FeedEvent<Task>>();
     const subscription = watcher.tasks.changes.subscribe(undefined, { onData: (event) => seen.push(event.data) });
     await seen.waitFor(1);
     expect(seen.events[0]).toEqual({ type: "ready", seq: 0 });
@@ -122,7 +101,7 @@ describe("change feeds", () => {
   ])("reconnects %s after the room drops its socket and misses nothing", async (_name, connect) => {
     const room = uniqueRoom();
     const watcher = await connect(room, "reader", "bob");
-    const seen = record<FeedEvent<Task>>();
+    const seen = recorder<FeedEvent<Task>>();
     watcher.tasks.changes.subscribe(undefined, { onData: (event) => seen.push(event.data) });
     await seen.waitFor(1);
 
@@ -246,7 +225,7 @@ describe("live queries", () => {
     const watcher = await clientFor(room, "reader", "bob");
     const writer = await clientFor(room, "writer", "alice");
     await writer.tasks.create.mutate({ title: "existing" });
-    const seen = record<Task[]>();
+    const seen = recorder<Task[]>();
     watcher.tasks.live.subscribe({ limit: 10 }, { onData: (event) => seen.push(event.data) });
     const [first] = await seen.waitFor(1);
     expect(first!.map((task) => task.title)).toEqual(["existing"]);

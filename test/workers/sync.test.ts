@@ -1,7 +1,8 @@
-import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SyncStatus } from "../../src/sync/sync-engine";
-import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
+import { Room } from "../../src/room/room";
+import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
 
 afterEach(async () => {
@@ -227,13 +228,81 @@ describe("the sync engine", () => {
   });
 });
 
-describe("replica reads through the room", () => {
+describe("replica reads", () => {
   it("are served by the room, with the room's seq, over the WebSocket", async () => {
     const room = uniqueRoom("sync");
-    const client = await clientFor(room, "writer");
+    const client = await stockClientFor(room, "writer");
     const task = await client.tasks.create.mutate({ title: "read me", status: "in_progress" });
     const page = await client.replica.tasks.list.query({ status: "in_progress" });
     expect(page).toMatchObject({ source: "room", seq: task.seq, data: { items: [{ id: task.id, title: "read me" }], nextCursor: null } });
     expect(await client.replica.tasks.get.query({ id: 999 })).toMatchObject({ source: "room", data: null });
+  });
+
+  it("are served by the Worker from D1 over HTTP, never invoking the room", async () => {
+    const room = uniqueRoom("sync");
+    const client = await clientFor(room, "writer");
+    const task = await client.tasks.create.mutate({ title: "replicated", status: "pending" });
+    await untilReplicated(room);
+    const roomCalls = vi.spyOn(Room.prototype, "call");
+    const roomFetches = vi.spyOn(Room.prototype, "fetch");
+    const roomMessages = vi.spyOn(Room.prototype, "webSocketMessage");
+    const page = await client.replica.tasks.list.query({ status: "pending" });
+    const one = await client.replica.tasks.get.query({ id: task.id });
+    expect(page).toMatchObject({ source: "replica", seq: task.seq, data: { items: [{ id: task.id, title: "replicated" }] } });
+    expect(page.data.items[0]!.created_at).toBeInstanceOf(Date);
+    expect(one).toMatchObject({ source: "replica", data: { id: task.id, title: "replicated" } });
+    expect(roomCalls).not.toHaveBeenCalled();
+    expect(roomFetches).not.toHaveBeenCalled();
+    expect(roomMessages).not.toHaveBeenCalled();
+  });
+
+  it("fall back to the room when the replica is behind minSeq, and read their own writes", async () => {
+    const room = uniqueRoom("sync");
+    const client = await clientFor(room, "writer");
+    await client.tasks.create.mutate({ title: "first" });
+    await untilReplicated(room);
+    const task = await client.tasks.create.mutate({ title: "just written" });
+    const roomCalls = vi.spyOn(Room.prototype, "call");
+    const fresh = await client.replica.tasks.get.query({ id: task.id, minSeq: task.seq });
+    expect(fresh).toMatchObject({ source: "room", data: { title: "just written" } });
+    expect(fresh.seq).toBeGreaterThanOrEqual(task.seq);
+    expect(roomCalls).toHaveBeenCalledTimes(1);
+    await untilReplicated(room);
+    expect(await client.replica.tasks.get.query({ id: task.id, minSeq: task.seq })).toMatchObject({ source: "replica" });
+  });
+
+  it("fall back to the room when D1 fails", async () => {
+    const room = uniqueRoom("sync");
+    const client = await clientFor(room, "writer");
+    const task = await client.tasks.create.mutate({ title: "still readable" });
+    await untilReplicated(room);
+    vi.spyOn(Object.getPrototypeOf(env.DB) as D1Database, "withSession").mockImplementation(
+      () =>
+        ({
+          prepare: () => {
+            throw new Error("D1 is unavailable");
+          },
+          getBookmark: () => null,
+        }) as unknown as D1DatabaseSession,
+    );
+    expect(await client.replica.tasks.get.query({ id: task.id })).toMatchObject({ source: "room", data: { title: "still readable" } });
+  });
+
+  it("only ever show the caller's own room", async () => {
+    const mine = uniqueRoom("sync");
+    const theirs = uniqueRoom("sync");
+    const other = await clientFor(theirs, "writer");
+    await other.tasks.create.mutate({ title: "secret" });
+    await untilReplicated(theirs);
+    const me = await clientFor(mine, "writer");
+    await me.tasks.create.mutate({ title: "mine" });
+    await untilReplicated(mine);
+    const page = await me.replica.tasks.list.query();
+    expect(page.data.items.map((item) => item.title)).toEqual(["mine"]);
+
+    const refused = await SELF.fetch(`http://example.com/rooms/${theirs}/trpc/replica.tasks.list`, {
+      headers: { authorization: `Bearer ${await tokenFor(mine)}` },
+    });
+    expect(refused.status).toBe(403);
   });
 });

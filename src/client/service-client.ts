@@ -1,0 +1,76 @@
+/**
+ * createServiceClient: a typed tRPC client of one room for another Worker,
+ * over a service binding to the RoomService entrypoint (Workers RPC) — the
+ * same procedures, validation, roles and errors as createRoomClient, with no
+ * socket, so queries and mutations only. Imports only types from the server.
+ */
+import { createTRPCClient, TRPCClientError, type TRPCClient, type TRPCLink } from "@trpc/client";
+import { observable } from "@trpc/server/observable";
+import superjson from "superjson";
+import type { DirectCallResult, DirectCallType } from "../rpc/direct-call";
+import type { AppRouter } from "../rpc/router";
+import type { ServiceIdentity } from "../service/room-service";
+
+export type { ServiceIdentity };
+
+/**
+ * A service binding to the RoomService entrypoint. `Service<RoomService>`
+ * fits, and so does any object with this `call` (a test double, say).
+ */
+export interface RoomServiceBinding {
+  call(room: string, identity: ServiceIdentity, path: string, type: DirectCallType, input?: string): Promise<string>;
+}
+
+export interface ServiceClientOptions {
+  /** Room name, e.g. "team-42/board". */
+  room: string;
+  /**
+   * Who the calls run as: `{ sub, role, name?, grants?, expiresAt? }`. The
+   * binding is trusted to assert it — there is no token (see the README).
+   */
+  identity: ServiceIdentity;
+}
+
+/** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
+export type ServiceClient = TRPCClient<AppRouter>;
+
+/**
+ * A typed client of `room` through a service binding. Errors are
+ * `TRPCClientError`s with `error.data.code`; Dates survive (superjson).
+ *
+ * @example
+ * // wrangler.toml: [[services]] binding = "NANOTYPE", service = "nanotypedb", entrypoint = "RoomService"
+ * const client = createServiceClient(env.NANOTYPE, { room: "demo", identity: { sub: "billing-cron", role: "writer" } });
+ * const task = await client.tasks.create.mutate({ title: "Send invoices" });
+ */
+export function createServiceClient(binding: RoomServiceBinding, options: ServiceClientOptions): ServiceClient {
+  return createTRPCClient<AppRouter>({ links: [serviceLink(binding, options)] });
+}
+
+/** The terminating link: one Workers RPC call per operation, input and output in superjson. */
+function serviceLink(binding: RoomServiceBinding, { room, identity }: ServiceClientOptions): TRPCLink<AppRouter> {
+  return () =>
+    ({ op }) =>
+      observable((observer) => {
+        const { path, type, input } = op;
+        if (type === "subscription") {
+          observer.error(new TRPCClientError(`"${path}" is a subscription: subscriptions need a WebSocket (createRoomClient)`));
+          return;
+        }
+        const serialized = input === undefined ? undefined : JSON.stringify(superjson.serialize(input));
+        binding
+          .call(room, identity, path, type, serialized)
+          .then((text) => {
+            const result = JSON.parse(text) as DirectCallResult;
+            if (!result.ok) {
+              observer.error(TRPCClientError.from<AppRouter>({ error: result.error }));
+              return;
+            }
+            observer.next({ result: { type: "data", data: superjson.deserialize(result.data) } });
+            observer.complete();
+          })
+          .catch((cause: unknown) =>
+            observer.error(TRPCClientError.from<AppRouter>(cause instanceof Error ? cause : new Error(String(cause)))),
+          );
+      });
+}

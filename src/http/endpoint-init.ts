@@ -1,0 +1,53 @@
+/**
+ * tRPC in the Worker, for the HTTP endpoint (trpc-endpoint.ts): the context of
+ * a verified HTTP call, and the room router's transformer, metadata and error
+ * shape, so answers look the same whichever side served them. Room errors pass
+ * through unchanged (`RoomCallError`). `workerProcedure` checks roles exactly
+ * like the room's builders, for procedures served in the Worker itself.
+ */
+import { initTRPC } from "@trpc/server";
+import superjson from "superjson";
+import type { Identity } from "../auth/identity";
+import type { RoomName } from "../lib/room-name";
+import type { DirectCallErrorShape } from "../rpc/direct-call";
+import { assertMayCall, formatError, type ProcedureMeta } from "../rpc/init";
+
+/** Who is calling which room over HTTP; the token was verified before this was made. */
+export interface EndpointContext {
+  env: Env;
+  room: RoomName;
+  identity: Identity;
+  /**
+   * The D1 replica, as a session: reads in one request, and across requests that
+   * carry its bookmark, are sequentially consistent even across D1 read replicas.
+   */
+  replica: D1DatabaseSession;
+}
+
+/** An error the room answered with, carried through the Worker so its shape reaches the caller unchanged. */
+export class RoomCallError extends Error {
+  constructor(readonly shape: DirectCallErrorShape) {
+    super(shape.message);
+    this.name = "RoomCallError";
+  }
+}
+
+const t = initTRPC
+  .context<EndpointContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: superjson,
+    isDev: false,
+    errorFormatter: (opts) => (opts.error.cause instanceof RoomCallError ? opts.error.cause.shape : formatError(opts)),
+  });
+
+export const endpointRouter = t.router;
+
+/** A procedure with no checks of its own: for calls the room checks (forwarding). */
+export const forwardingProcedure = t.procedure;
+
+/** A procedure served in the Worker: declare its least role with `.meta({ role })`; checked like the room's. */
+export const workerProcedure = t.procedure.use(({ ctx, meta, path, next }) => {
+  assertMayCall(ctx.identity, meta, path);
+  return next();
+});

@@ -1,0 +1,129 @@
+/**
+ * The room's tRPC HTTP endpoint, `/rooms/<room>/trpc/<path>`: one-shot queries
+ * (GET) and mutations (POST) for callers without a WebSocket — curl, cron jobs,
+ * server-side renderers — in tRPC's HTTP format, so `httpLink` and
+ * `httpBatchLink` work too. Mounted by src/worker.ts.
+ *
+ * The token is verified here first, from the Authorization header only (a URL
+ * is logged too often to carry one); a refused request never wakes a room.
+ * Each call is then forwarded to the room's `call` method (room-call.ts), which
+ * validates, checks the role and runs it, unless its path is served in the
+ * Worker (served-in-worker.ts). Subscriptions need the WebSocket route.
+ */
+import {
+  getErrorShape,
+  getTRPCErrorFromUnknown,
+  transformTRPCResponse,
+  TRPCError,
+  type AnyProcedure,
+  type TRPC_ERROR_CODE_KEY,
+} from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { BEARER_CHALLENGE, verifyRequest } from "../auth/request-auth";
+import { MAX_BATCH_SIZE, MAX_HTTP_BODY_BYTES } from "../lib/limits";
+import type { RoomName } from "../lib/room-name";
+import { appRouter } from "../rpc/router";
+import { endpointRouter, forwardingProcedure, type EndpointContext } from "./endpoint-init";
+import { callRoom } from "./room-call";
+import { servedInWorker } from "./served-in-worker";
+
+/**
+ * Request and response header carrying a D1 session bookmark: send back the
+ * last one you received to read at least that fresh a replica state.
+ */
+export const BOOKMARK_HEADER = "x-nanotype-bookmark";
+
+/** Longest bookmark accepted (they are short opaque strings). */
+const MAX_BOOKMARK_CHARS = 256;
+
+/** The Worker-side stand-in for one room procedure: takes the input as sent (the room validates it) and forwards. */
+function forwarded(path: string, type: "query" | "mutation" | "subscription"): AnyProcedure {
+  if (type === "subscription") {
+    return forwardingProcedure.query(() => {
+      throw new TRPCError({
+        code: "METHOD_NOT_SUPPORTED",
+        message: `"${path}" is a subscription: subscribe over the WebSocket route /rooms/<room>/ws (createRoomClient)`,
+      });
+    });
+  }
+  const procedure = forwardingProcedure.input((raw: unknown) => raw);
+  return type === "query"
+    ? procedure.query(({ ctx, input }) => callRoom(ctx, path, "query", input))
+    : procedure.mutation(({ ctx, input }) => callRoom(ctx, path, "mutation", input));
+}
+
+// At runtime `_def.procedures` is flat, keyed by full path ("tasks.create"); its type is the nested record.
+const roomProcedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
+
+/** Every room procedure by its full path: forwarded, unless served in the Worker. */
+const httpRouter = endpointRouter({
+  ...Object.fromEntries(
+    Object.entries(roomProcedures)
+      .filter(([path]) => !(path in servedInWorker))
+      .map(([path, procedure]) => [path, forwarded(path, procedure._def.type)]),
+  ),
+  ...servedInWorker,
+});
+
+/**
+ * Answers one HTTP request to `<endpoint>/<path>` for `room`. `endpoint` is the
+ * request's own path prefix (`/rooms/<room as sent>/trpc`).
+ */
+export async function handleTrpcRequest(request: Request, env: Env, url: URL, room: RoomName, endpoint: string): Promise<Response> {
+  const auth = await verifyRequest(request, url, env, room, false);
+  if (!auth.ok) {
+    const code = ({ 401: "UNAUTHORIZED", 403: "FORBIDDEN", 503: "SERVICE_UNAVAILABLE" } as const)[auth.status];
+    return refusal(code, auth.message, auth.status === 401 ? BEARER_CHALLENGE : {});
+  }
+  const bounded = await boundedBody(request, MAX_HTTP_BODY_BYTES);
+  if (!bounded) return refusal("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+  const bookmark = request.headers.get(BOOKMARK_HEADER);
+  const replica = env.DB.withSession(bookmark && bookmark.length <= MAX_BOOKMARK_CHARS ? bookmark : "first-unconstrained");
+  const context: EndpointContext = { env, room, identity: auth.identity, replica };
+  const response = await fetchRequestHandler({
+    endpoint,
+    req: bounded,
+    router: httpRouter,
+    createContext: () => context,
+    maxBatchSize: MAX_BATCH_SIZE,
+    onError: ({ error, path }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") console.error(`HTTP call ${path ?? "?"} failed`, error.cause ?? error);
+    },
+  });
+  response.headers.set("cache-control", "no-store");
+  const latest = replica.getBookmark();
+  if (latest) response.headers.set(BOOKMARK_HEADER, latest);
+  return response;
+}
+
+/** An error answered before tRPC runs, in tRPC's HTTP error format (what `httpLink` expects). */
+function refusal(code: TRPC_ERROR_CODE_KEY, message: string, headers: Record<string, string> = {}): Response {
+  const config = httpRouter._def._config;
+  const error = getTRPCErrorFromUnknown(new TRPCError({ code, message }));
+  const shape = getErrorShape({ config, error, type: "unknown", path: undefined, input: undefined, ctx: undefined });
+  return new Response(JSON.stringify(transformTRPCResponse(config, { error: shape })), {
+    status: getHTTPStatusCodeFromError(error),
+    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+  });
+}
+
+/** The request with its body read, or null when the body is larger than `max` bytes (checked while reading). */
+async function boundedBody(request: Request, max: number): Promise<Request | null> {
+  if (!request.body) return request;
+  if (Number(request.headers.get("content-length") ?? 0) > max) return null;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new Request(request, { body: new Blob(chunks) });
+}
