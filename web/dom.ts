@@ -1,18 +1,13 @@
 /**
  * Tiny DOM helpers for the demo page: element lookup by id and an element
  * builder. No framework: every panel owns a few elements and updates them.
- *
- * Typing note: web/ is checked with the DOM lib *and* the Workers types (the
- * router's type pulls in server files). Workers' HTMLRewriter `Element` merges
- * into the DOM's, which breaks `append()` and `querySelector<HTMLSelectElement>`:
- * use `appendChild()`/`replaceChildren()` and cast selects (see web/tsconfig.json).
  */
 
 type Child = Node | string | number | null | undefined | false;
 type Attributes = Record<string, string | number | boolean | null | undefined | EventListener>;
 
 /** The element with `id`, or a clear error naming it (index.html and the code disagree). */
-export function byId<T = HTMLElement>(id: string): T {
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (!element) throw new Error(`#${id} is missing from index.html`);
   return element as T;
