@@ -9,7 +9,7 @@ import { mountConnectionBadge } from "./connection-badge";
 import { CursorsLayer } from "./cursors-layer";
 import { byId } from "./dom";
 import { mountPresence } from "./presence-panel";
-import { mintToken, Session, userIdFor, type ConnectionInfo, type Member } from "./session";
+import { mintToken, Session, userIdFor, type ConnectionInfo, type Member, type MintedToken } from "./session";
 import { mountSlider } from "./slider-panel";
 import { mountSqlConsole } from "./sql-console";
 import { mountSyncPanel } from "./sync-panel";
@@ -69,7 +69,7 @@ async function join(): Promise<void> {
   }
 }
 
-function start(member: Member, token: string): void {
+function start(member: Member, token: MintedToken): void {
   const session = new Session(member, token);
   const cursors = new CursorsLayer(session, byId("board"));
   const names = new Map<string, string>();

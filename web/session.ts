@@ -39,8 +39,17 @@ export function userIdFor(name: string): string {
   );
 }
 
+/** A room token and when it expires (ms since the epoch). */
+export interface MintedToken {
+  token: string;
+  expiresAt: number;
+}
+
+/** A token this close to expiry is replaced before use. */
+const TOKEN_RENEW_MS = 60_000;
+
 /** Mints a room token from the development token route. Throws a plain-words error when it cannot. */
-export async function mintToken(member: Member): Promise<string> {
+export async function mintToken(member: Member): Promise<MintedToken> {
   let response: Response;
   try {
     response = await fetch("/dev/token", {
@@ -54,11 +63,11 @@ export async function mintToken(member: Member): Promise<string> {
   if (response.status === 404) {
     throw new Error("this server does not hand out development tokens (DEV_TOKENS=true is set by `npm run dev` only)");
   }
-  const body = (await response.json().catch(() => null)) as { token?: string; error?: { message?: string } } | null;
-  if (!response.ok || typeof body?.token !== "string") {
+  const body = (await response.json().catch(() => null)) as { token?: string; expiresAt?: number; error?: { message?: string } } | null;
+  if (!response.ok || typeof body?.token !== "string" || typeof body.expiresAt !== "number") {
     throw new Error(body?.error?.message ?? `the token route answered HTTP ${response.status}`);
   }
-  return body.token;
+  return { token: body.token, expiresAt: body.expiresAt };
 }
 
 export class Session {
@@ -72,18 +81,18 @@ export class Session {
   /** `firstToken` was minted by the join form (so a wrong setup fails there, in plain words). */
   constructor(
     readonly member: Member,
-    firstToken: string,
+    firstToken: MintedToken,
   ) {
-    let token: string | null = firstToken;
+    let current = firstToken;
     this.client = createRoomClient({
       url: location.origin,
       room: member.room,
-      // Called on every connect and reconnect: a dropped socket comes back with a fresh token.
+      // Called on every connect and reconnect (and HTTP call): the token is reused until
+      // it nears expiry, so a socket the room closed for an expired token comes back with a new one.
       token: async () => {
         if (this.#offline) await this.#offline.promise;
-        const fresh = token ?? (await this.#mint());
-        token = null;
-        return fresh;
+        if (current.expiresAt - Date.now() < TOKEN_RENEW_MS) current = await this.#mint();
+        return current.token;
       },
       onOpen: () => {
         if (this.#everOpen) this.#info.reconnects += 1;
@@ -135,7 +144,7 @@ export class Session {
     await closeRoomClient(this.client);
   }
 
-  async #mint(): Promise<string> {
+  async #mint(): Promise<MintedToken> {
     try {
       return await mintToken(this.member);
     } catch (error) {
