@@ -26,24 +26,26 @@ export type PresenceWatchEvent =
   | { type: "snapshot"; cursors: ReturnType<typeof asCursor>[]; presence: ReturnType<typeof asPresence>[] }
   | ({ type: "change" } & PresenceEvent);
 
+/** Stores the caller's own cursor or presence, and remembers it in the socket's attachment (it survives hibernation). */
+function setOwn(ctx: RoomContext, kind: "cursor" | "presence", userId: string | undefined, value: unknown): UserEntry {
+  assertSelf(ctx, userId);
+  const entry = kind === "cursor" ? ctx.memory.setCursor(ctx.identity.sub, value) : ctx.memory.setPresence(ctx.identity.sub, value);
+  ctx.socket?.remember({ [kind]: { value: entry.value, updatedAt: entry.updatedAt } });
+  return entry;
+}
+
 export const presenceRouter = router({
   /** Sets the caller's cursor (expires after the cursor TTL, 30 s by default). */
-  setCursor: readerProcedure.input(setCursorInput).mutation(({ ctx, input }) => {
-    assertSelf(ctx, input.userId);
-    const entry = ctx.memory.setCursor(ctx.identity.sub, input.position);
-    ctx.socket?.remember({ cursor: { value: entry.value, updatedAt: entry.updatedAt } });
-    return asCursor(entry);
-  }),
+  setCursor: readerProcedure
+    .input(setCursorInput)
+    .mutation(({ ctx, input }) => asCursor(setOwn(ctx, "cursor", input.userId, input.position))),
 
   getCursors: readerProcedure.query(({ ctx }) => ctx.memory.cursors().map(asCursor)),
 
   /** Sets the caller's presence status (expires after the presence TTL, 60 s by default). */
-  setPresence: readerProcedure.input(setPresenceInput).mutation(({ ctx, input }) => {
-    assertSelf(ctx, input.userId);
-    const entry = ctx.memory.setPresence(ctx.identity.sub, input.status);
-    ctx.socket?.remember({ presence: { value: entry.value, updatedAt: entry.updatedAt } });
-    return asPresence(entry);
-  }),
+  setPresence: readerProcedure
+    .input(setPresenceInput)
+    .mutation(({ ctx, input }) => asPresence(setOwn(ctx, "presence", input.userId, input.status))),
 
   getPresence: readerProcedure.query(({ ctx }) => ctx.memory.presence().map(asPresence)),
 
