@@ -25,7 +25,19 @@ function fence(files, forbidden, allowTypeImports = false) {
 }
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "drizzle/", "migrations/", "test/bench/results/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "dist/",
+      ".wrangler/",
+      "worker-configuration.d.ts",
+      "drizzle/",
+      "migrations/",
+      "test/bench/results/",
+      "public/",
+      ".types/",
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],
@@ -44,6 +56,25 @@ export default tseslint.config(
   fence(["src/room/**"], ["client", "http", "service", "worker"]),
   // The Worker's transports (HTTP endpoint, service entrypoint) sit beside worker.ts: they reach rooms only through bindings.
   fence(["src/http/**", "src/service/**"], ["room", "client", "worker"], true),
+  // The demo page (web/) runs in browsers: the typed client and plain constants from
+  // src/lib/limits.ts, never server code (types are fine).
+  {
+    files: ["web/**"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^\\.\\./(src/(?!client(/|$)|lib/limits$)|schema(/|$))",
+              message: "web/ is browser code: import the client (../src/client) and ../src/lib/limits only; server modules as types only.",
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
   // The client runs in browsers: it may import server types, never server code.
   fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "protocol", "http", "service", "worker", "schema"], true),
 );

@@ -1,7 +1,9 @@
 /**
- * Two test projects: `workers` runs inside workerd (the real runtime: Durable
+ * Three test projects: `workers` runs inside workerd (the real runtime: Durable
  * Objects, SQLite, D1, WebSockets, service bindings); `node` checks the
- * repository itself (generated migrations, configuration, docs).
+ * repository itself (generated migrations, configuration, docs); `browser`
+ * drives the demo page in Chromium against `wrangler dev` (skipped with a
+ * message when Chromium is missing locally; a failure in CI).
  *
  * The `workers` project also runs the example consumer Worker
  * (examples/consumer) as an auxiliary Worker, bound to the RoomService
@@ -95,6 +97,19 @@ export default defineConfig(async () => {
             include: ["test/node/**/*.test.ts"],
             environment: "node",
             testTimeout: 60_000,
+          },
+        },
+        {
+          // The demo page in Debian's Chromium against `wrangler dev` (test/browser/).
+          // Runs after the other projects (groupOrder), so it has the machine to itself.
+          test: {
+            name: "browser",
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/browser/global-setup.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+            sequence: { groupOrder: 1 },
           },
         },
       ],

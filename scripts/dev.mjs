@@ -1,11 +1,13 @@
 // `npm run dev`: creates .dev.vars from .dev.vars.example if missing, applies the
-// local D1 migrations, then runs `wrangler dev` on 127.0.0.1:${PORT:-8787}.
+// local D1 migrations, builds the browser demo (web/ → public/, rebuilt on every
+// change), then runs `wrangler dev` on 127.0.0.1:${PORT:-8787}.
 // Extra arguments are passed to wrangler dev: `npm run dev -- --log-level debug`.
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { constants } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildWeb } from "./build-web.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root);
@@ -30,8 +32,11 @@ if (migrate.status !== 0) {
   process.exit(migrate.status || 1);
 }
 
+// The demo page: built before wrangler starts (it serves public/), then rebuilt on change.
+const web = await buildWeb({ watch: true });
+
 const url = `http://127.0.0.1:${port}`;
-console.log(`\nnanotypeDB dev server: ${url}  (health: ${url}/health)`);
+console.log(`\nnanotypeDB dev server: ${url}  — open it for the live task board (health: ${url}/health)`);
 console.log(`Mint a token: npm run token -- --room demo --role writer --sub alice`);
 console.log(`          or: curl -s -X POST ${url}/dev/token -d '{"sub":"alice","room":"demo","role":"writer"}'\n`);
 
@@ -41,4 +46,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => d
 // too, or it and its workerd processes would keep running, orphaned.
 const parent = process.ppid;
 setInterval(() => process.ppid !== parent && dev.kill("SIGTERM"), 1000).unref();
-dev.on("exit", (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+dev.on("exit", async (code, signal) => {
+  await web?.dispose();
+  process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
+});
