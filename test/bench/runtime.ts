@@ -38,6 +38,8 @@ export function snapshot(root: string, tempDir: string): { productDir: string; b
     if (existsSync(join(root, entry))) cpSync(join(root, entry), join(productDir, entry), { recursive: true });
   }
   symlinkSync(join(root, "node_modules"), join(productDir, "node_modules"), "dir");
+  // wrangler.toml serves the demo page from public/ ([assets]); the benchmarks need only the directory to exist.
+  mkdirSync(join(productDir, "public"), { recursive: true });
   const baselineDir = join(tempDir, "baseline");
   mkdirSync(baselineDir);
   cpSync(join(root, "test/bench/workers"), baselineDir, { recursive: true });
