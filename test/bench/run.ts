@@ -11,6 +11,7 @@
  * Options: --only=a,b        run only these scenarios (round-trips, proxy, throughput,
  *                            fan-out, debounced, replication, replica-reads, memory,
  *                            hibernation); results go to quick.json
+ *          --render           only re-render docs/benchmarks.md and the chart from latest.json
  *          --global-websocket use Node's built-in WebSocket instead of `ws`
  *          --verbose          stream the wrangler logs to stderr
  */
@@ -23,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { BenchContext, type Endpoint, type Settings } from "./context";
 import { chart, markdown, type RunInfo } from "./report";
-import { Results } from "./results";
+import { Results, type Measurement } from "./results";
 import {
   childTails,
   findRuntime,
@@ -56,6 +57,8 @@ const ONLY =
     ?.slice("--only=".length)
     .split(",") ?? null;
 const PARTIAL = QUICK || ONLY !== null;
+/** Re-renders docs/benchmarks.md and the chart from test/bench/results/latest.json, without running anything. */
+const RENDER = argv.includes("--render");
 const RESULTS_FILE = join(ROOT, PARTIAL ? "test/bench/results/quick.json" : "test/bench/results/latest.json");
 const DOC_FILE = join(ROOT, "docs/benchmarks.md");
 const CHART_FILE = join(ROOT, "docs/benchmarks.svg");
@@ -281,6 +284,44 @@ async function main(): Promise<void> {
   );
 }
 
+/** Rebuilds the report of the last full run from its JSON (after a change to the report's wording). */
+async function render(): Promise<void> {
+  const saved = JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as {
+    machine: { cores: number; cpuModel: string; node: string; workerd: string; wrangler: string; websocketClient: string };
+    date: string;
+    commit: string;
+    dirtyFiles: number;
+    mode: "full" | "quick";
+    settings: Settings;
+    loadAverage: { start: number[]; end: number[] };
+    totalSeconds: number;
+    measurements: Array<Measurement & { run: string }>;
+  };
+  const { machine } = saved;
+  const results = new Results(saved.measurements[0]?.run ?? "?");
+  for (const { run: _run, ...measurement } of saved.measurements)
+    results.measurements.set(`${measurement.key}@${measurement.path}`, measurement);
+  judge(
+    results,
+    saved.settings.fanOut.map((size) => size.n),
+  );
+  const info: RunInfo = {
+    ...machine,
+    mode: saved.mode,
+    date: saved.date,
+    commit: saved.commit,
+    dirtyFiles: saved.dirtyFiles,
+    loadAverage: saved.loadAverage,
+    totalSeconds: saved.totalSeconds,
+    settings: { ...saved.settings },
+    chartFile: relative(ROOT, CHART_FILE),
+    resultsFile: relative(ROOT, RESULTS_FILE),
+  };
+  writeFileSync(DOC_FILE, await formatMarkdown(markdown(results, info)));
+  writeFileSync(CHART_FILE, chart(results, info));
+  console.error(`bench: re-rendered ${relative(ROOT, DOC_FILE)} and ${relative(ROOT, CHART_FILE)} from ${relative(ROOT, RESULTS_FILE)}`);
+}
+
 // ---------------------------------------------------------------- lifecycle
 
 let finishing: Promise<void> | null = null;
@@ -315,7 +356,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 process.on("unhandledRejection", fail);
 process.on("uncaughtException", fail);
 
-main().then(
+(RENDER ? render() : main()).then(
   () => finish(0),
   (error: unknown) => fail(error),
 );
