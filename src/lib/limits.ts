@@ -154,7 +154,7 @@ export const MAX_RECURSIVE_CTE_ROWS = 100_000;
  * Replication window: a push waits this long after the first unreplicated
  * commit, so a burst of writes becomes one D1 batch instead of one per write.
  */
-export const REPLICATION_WINDOW_MS = 250;
+export const REPLICATION_WINDOW_MS = 100;
 
 /** Most change-log entries one push reads (they coalesce to at most this many rows). */
 export const SYNC_MAX_CHANGES_PER_PUSH = 5_000;

@@ -19,6 +19,8 @@ export class CommitHub {
   #published: number;
   #trimmedAt: number;
   #waiters = new Set<(commit: Commit | null) => void>();
+  /** Values computed once per commit and shared by every subscription (see `memo`). */
+  #memo = new Map<string, unknown>();
 
   constructor(
     private readonly log: ChangeLog,
@@ -40,6 +42,7 @@ export class CommitHub {
     if (head === this.#published) return null;
     const commit: Commit = { from: this.#published, to: head, tables: this.log.tablesChanged(this.#published, head) };
     this.#published = head;
+    this.#memo.clear();
     if (head - this.#trimmedAt >= TRIM_EVERY) {
       this.#trimmedAt = head;
       this.log.trim(Date.now(), this.retentionFloor());
@@ -48,6 +51,19 @@ export class CommitHub {
     this.#waiters.clear();
     for (const wake of waiters) wake(commit);
     return commit;
+  }
+
+  /**
+   * A value computed once until the next commit and shared by every caller
+   * with the same key — so 1,000 subscribers of one change read its row once
+   * and send one serialized event (the WebSocket adapter caches the encoding
+   * per object).
+   */
+  memo<T>(key: string, make: () => T): T {
+    if (this.#memo.has(key)) return this.#memo.get(key) as T;
+    const value = make();
+    this.#memo.set(key, value);
+    return value;
   }
 
   /** Resolves with the next commit, or null once `signal` aborts. */

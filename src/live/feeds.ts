@@ -60,8 +60,12 @@ export async function* changeFeed<Row>(options: FeedOptions<Row>): AsyncGenerato
     const page = log.since(cursor, CHANGE_FEED_PAGE, upTo);
     for (const change of page) {
       if (change.table === table) {
-        const row = change.op === "delete" ? null : options.readRow(change.pk);
-        yield tracked(String(change.seq), { type: "change", seq: change.seq, table, op: change.op, id: change.pk, row });
+        // One event object per change, shared by all subscribers until the next commit.
+        const event = hub.memo(`feed:${table}:${change.seq}`, (): FeedEvent<Row> => {
+          const row = change.op === "delete" ? null : options.readRow(change.pk);
+          return { type: "change", seq: change.seq, table, op: change.op, id: change.pk, row };
+        });
+        yield tracked(String(change.seq), event);
       }
       cursor = change.seq;
     }

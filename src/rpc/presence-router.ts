@@ -34,6 +34,14 @@ function setOwn(ctx: RoomContext, kind: "cursor" | "presence", userId: string | 
   return entry;
 }
 
+/** One wrapped event per change, shared by every watcher (so it is encoded once). */
+const wrapped = new WeakMap<PresenceEvent, PresenceWatchEvent>();
+function asChange(event: PresenceEvent): PresenceWatchEvent {
+  let change = wrapped.get(event);
+  if (!change) wrapped.set(event, (change = { type: "change", ...event }));
+  return change;
+}
+
 export const presenceRouter = router({
   /** Sets the caller's cursor (expires after the cursor TTL, 30 s by default). */
   setCursor: readerProcedure
@@ -56,7 +64,7 @@ export const presenceRouter = router({
       yield { type: "snapshot", cursors: ctx.memory.cursors().map(asCursor), presence: ctx.memory.presence().map(asPresence) };
     }
     for await (const [event] of on(ctx.memory.events, PRESENCE_EVENT, { signal })) {
-      yield { type: "change", ...(event as PresenceEvent) };
+      yield asChange(event as PresenceEvent);
     }
   }),
 });

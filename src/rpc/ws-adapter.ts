@@ -84,16 +84,33 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     send(ws, { id, error: shape });
   }
 
+  /**
+   * The serialized `data` of a subscription event. Feeds hand the same event
+   * object to every subscriber, so it is encoded once and reused for all of them.
+   */
+  const encoded = new WeakMap<object, { eventId: string | undefined; text: string }>();
+  function encode(value: unknown, eventId: string | undefined): string {
+    const cacheable = typeof value === "object" && value !== null;
+    const hit = cacheable ? encoded.get(value) : undefined;
+    if (hit && hit.eventId === eventId) return hit.text;
+    const text = JSON.stringify(config.transformer.output.serialize(eventId === undefined ? value : { id: eventId, data: value }));
+    if (cacheable) encoded.set(value, { eventId, text });
+    return text;
+  }
+
   function trpcSink(ws: WebSocket, subscription: StoredSubscription): Sink {
     const { id, path } = subscription;
+    const head = `{"id":${JSON.stringify(id)},"result":{"type":"data"`;
     return {
       started: () => send(ws, { id, result: { type: "started" } }),
       data: (value) => {
-        if (isTrackedEnvelope(value)) {
-          const [eventId, data] = value;
-          send(ws, { id, result: { type: "data", id: eventId, data: { id: eventId, data } } });
-        } else {
-          send(ws, { id, result: { type: "data", data: value } });
+        // The frame transformTRPCResponse would build, with the shared encoding spliced in.
+        const [eventId, data] = isTrackedEnvelope(value) ? value : [undefined, value];
+        const frame = `${head}${eventId === undefined ? "" : `,"id":${JSON.stringify(eventId)}`},"data":${encode(data, eventId)}}}`;
+        try {
+          ws.send(frame);
+        } catch {
+          // Closed under us; the close handler releases the subscription.
         }
       },
       error: (error) => sendError(ws, id, error, { path, type: "subscription" }),
