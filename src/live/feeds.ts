@@ -7,7 +7,7 @@
  */
 import { tracked, type TrackedEnvelope } from "@trpc/server";
 import { CHANGE_FEED_PAGE } from "../lib/limits";
-import type { ChangeLog } from "./change-log";
+import type { Change, ChangeLog } from "./change-log";
 import type { CommitHub } from "./commit-hub";
 
 /** What a change feed sends. `id` and `row` follow the change log; `row` is the row now (null once deleted). */
@@ -57,7 +57,9 @@ export async function* changeFeed<Row>(options: FeedOptions<Row>): AsyncGenerato
     // Read only what has been published, and remember how far that was: commits
     // published while this generator was suspended at a yield are read next round.
     const upTo = hub.published;
-    const page = log.since(cursor, CHANGE_FEED_PAGE, upTo);
+    // Subscribers at the same point read the log once per commit.
+    const from: number = cursor;
+    const page: Change[] = hub.memo(`since:${from}:${upTo}`, () => log.since(from, CHANGE_FEED_PAGE, upTo));
     for (const change of page) {
       if (change.table === table) {
         // One event object per change, shared by all subscribers until the next commit.
