@@ -115,7 +115,12 @@ describe("cursors and presence", () => {
     const ann = await clientFor(room, "writer", "ann");
     await ann.presence.setCursor.mutate({ position: 1 });
     await watcher.until((events) => changes(events).length >= 1);
-    const scheduled = await runInDurableObject(stub(room), (_instance, state) => state.storage.getAlarm());
+    // The alarm is set when the frame's event settles, just after the answer is sent.
+    let scheduled: number | null = null;
+    for (let attempt = 0; attempt < 50 && scheduled === null; attempt += 1) {
+      scheduled = await runInDurableObject(stub(room), (_instance, state) => state.storage.getAlarm());
+      if (scheduled === null) await sleep(20);
+    }
     expect(scheduled).not.toBeNull();
 
     await sleep(CURSOR_TTL + 100);

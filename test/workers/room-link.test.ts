@@ -55,15 +55,41 @@ describe("the room client's link", () => {
     connection.close();
   });
 
-  it("batches requests made while others are in flight into one frame", async () => {
+  it("sends more than 100 queued requests in frames of at most 100", async () => {
+    const { connection, client, socket } = await connected();
+    const calls = Array.from({ length: 151 }, (_, index) => client.tasks.get.query({ id: index + 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(socket.sent.map((frame) => (Array.isArray(frame) ? frame.length : 1))).toEqual([1, 100, 50]);
+    for (let id = 1; id <= 151; id += 1) socket.reply(data(id, { id }));
+    expect(await Promise.all(calls)).toHaveLength(151);
+    connection.close();
+  });
+
+  it("queues requests made while a call is in flight and sends them as one frame when its answer arrives", async () => {
     const { connection, client, socket } = await connected();
     const calls = [1, 2, 3, 4].map((id) => client.tasks.get.query({ id }));
     await Promise.resolve();
-    expect(socket.sent).toHaveLength(2);
+    expect(socket.sent).toHaveLength(1);
     expect((socket.sent[0] as { id: number }).id).toBe(1);
+    socket.reply(data(1, { id: 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(socket.sent).toHaveLength(2);
     expect((socket.sent[1] as { id: number }[]).map((message) => message.id)).toEqual([2, 3, 4]);
-    for (const id of [1, 2, 3, 4]) socket.reply(data(id, { id }));
+    for (const id of [2, 3, 4]) socket.reply(data(id, { id }));
     expect(await Promise.all(calls)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
+    connection.close();
+  });
+
+  it("does not let a slow call hold queued requests back for more than a moment", async () => {
+    const { connection, client, socket } = await connected();
+    const slow = client.tasks.list.query();
+    const next = client.tasks.get.query({ id: 9 });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(socket.sent).toHaveLength(2); // sent by the 10 ms timer, without waiting for the slow answer
+    socket.reply(data(2, { id: 9 }));
+    expect(await next).toEqual({ id: 9 });
+    socket.reply(data(1, { items: [], nextCursor: null }));
+    await slow;
     connection.close();
   });
 
