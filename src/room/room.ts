@@ -52,7 +52,10 @@ export class Room extends DurableObject<Env> {
     this.#log = new ChangeLog(ctx.storage.sql);
     this.#tasks = new TaskStore(this.#db);
     this.#memory = new MemoryStore(memoryLimitsFrom(env as unknown as Record<string, unknown>));
-    this.#debounced = new DebouncedWriter(this.#db, () => void this.#settle());
+    this.#debounced = new DebouncedWriter(this.#db, () => {
+      // A timer's flush is its own event: announce it like any other commit.
+      this.#settle().catch((error: unknown) => console.error("announcing a debounced flush failed", error));
+    });
     this.#alarms = new AlarmScheduler(ctx.storage, [
       { name: "memory expiry", nextDue: () => this.#memory.nextSweep(), run: () => void this.#memory.sweep() },
       {
