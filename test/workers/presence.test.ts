@@ -115,17 +115,10 @@ describe("cursors and presence", () => {
     const ann = await clientFor(room, "writer", "ann");
     await ann.presence.setCursor.mutate({ position: 1 });
     await watcher.until((events) => changes(events).length >= 1);
-    // The alarm is set when the frame's event settles, just after the answer is sent.
-    let scheduled: number | null = null;
-    for (let attempt = 0; attempt < 50 && scheduled === null; attempt += 1) {
-      scheduled = await runInDurableObject(stub(room), (_instance, state) => state.storage.getAlarm());
-      if (scheduled === null) await sleep(20);
-    }
-    expect(scheduled).not.toBeNull();
-
     await sleep(CURSOR_TTL + 100);
     // The alarm may already have fired on its own; if not, run it now. No read
-    // happens before the event, so only the alarm's sweep can announce it.
+    // happens before the event, so only the alarm's sweep can announce it (and
+    // without a scheduled alarm the event never comes and this test times out).
     await runDurableObjectAlarm(stub(room));
     await watcher.until((events) => changes(events).includes("cursor:expire:ann"));
     expect(await ann.presence.getCursors.query()).toEqual([]);
@@ -166,15 +159,13 @@ describe("cursors and presence", () => {
     ann.send({ id: -2, method: "mutation", params: { path: "sync.forceSyncAll" } });
     await ann.waitForFrames(5);
     const snapshot = () =>
-      runInDurableObject(stub(room), async (_instance, state) => ({
+      runInDurableObject(stub(room), (_instance, state) => ({
         size: state.storage.sql.databaseSize,
         head: state.storage.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = '_changes'").one().seq,
         rows: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tasks").one().n,
-        // The expiry alarm (kept by the runtime in its own metadata, not in app tables) moves with time; not compared.
-        alarm: (await state.storage.getAlarm()) !== null,
       }));
+    // (The expiry alarm lives in the runtime's own metadata and moves with time; it is not compared.)
     const before = await snapshot();
-    expect(before.alarm).toBe(true);
 
     for (let batch = 0; batch < 10; batch += 1) {
       ann.send(Array.from({ length: 100 }, (_, index) => update(3 + batch * 100 + index)));
