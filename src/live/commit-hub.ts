@@ -82,9 +82,4 @@ export class CommitHub {
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
-
-  /** Number of subscriptions currently waiting for a commit. */
-  get waiting(): number {
-    return this.#waiters.size;
-  }
 }

@@ -203,11 +203,6 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
       live.delete(ws);
       for (const abort of map.values()) abort.abort();
     },
-
-    /** Live subscriptions on a socket. */
-    count(ws: WebSocket): number {
-      return live.get(ws)?.size ?? 0;
-    },
   };
 }
 

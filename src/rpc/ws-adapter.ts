@@ -255,16 +255,6 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     close(ws: WebSocket): void {
       subscriptions.release(ws);
     },
-
-    /** Number of live subscriptions on a socket (for stats and tests). */
-    subscriptionCount(ws: WebSocket): number {
-      return subscriptions.count(ws);
-    },
-
-    /** Tells the client to reconnect (the stock client does so at once). */
-    requestReconnect(ws: WebSocket): void {
-      send(ws, { id: null, method: "reconnect" });
-    },
   };
 }
 
