@@ -69,7 +69,10 @@ const TABLES: readonly string[] = REPLICATED_TABLES.map((table) => table.name);
 export class SyncEngine {
   #state: SyncState;
   #running: Promise<SyncOutcome | null> | null = null;
-  /** When the oldest unannounced-to-D1 commit happened (in memory; set on commit or wake). */
+  /**
+   * When the oldest unreplicated commit happened; null when the replica is
+   * current. Set on wake, on every commit and after a push that left work behind.
+   */
   #pendingSince: number | null = null;
 
   constructor(
@@ -104,8 +107,9 @@ export class SyncEngine {
 
   /** When the next push is due, or null when the replica is current. */
   nextDue(): number | null {
-    if (this.#running || this.#state.room === null || !this.#pending()) return null;
-    const windowEnd = (this.#pendingSince ?? this.now()) + REPLICATION_WINDOW_MS;
+    // Called after every event: decided from memory, without reading the log.
+    if (this.#running || this.#state.room === null || this.#pendingSince === null) return null;
+    const windowEnd = this.#pendingSince + REPLICATION_WINDOW_MS;
     return Math.max(windowEnd, this.#state.next_attempt_at ?? 0);
   }
 
@@ -161,7 +165,11 @@ export class SyncEngine {
 
   async #attempt(): Promise<SyncOutcome | null> {
     const room = this.#state.room;
-    if (room === null || !this.#pending()) return null;
+    if (room === null) return null;
+    if (!this.#pending()) {
+      this.#pendingSince = null;
+      return null;
+    }
     const started = this.now();
     this.#pendingSince = null;
     try {
