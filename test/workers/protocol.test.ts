@@ -1,6 +1,11 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES } from "../../src/lib/limits";
+import {
+  MAX_CONNECTION_PARAMS_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_SUBSCRIPTION_ID_CHARS,
+  MAX_SUBSCRIPTION_INPUT_BYTES,
+} from "../../src/lib/limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
 import { tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
@@ -146,6 +151,25 @@ describe("the tRPC WebSocket protocol in a room", () => {
     socket.send({ method: "connectionParams", data: { nested: { no: true } } });
     const [error] = (await socket.waitForFrames(1)) as [ErrorFrame];
     expect(error).toMatchObject({ id: null, error: { data: { code: "BAD_REQUEST" } } });
+  });
+
+  it("refuses connectionParams over 1 KiB", async () => {
+    const socket = await open(uniqueRoom(), "&connectionParams=1");
+    socket.send({ method: "connectionParams", data: { pad: "x".repeat(MAX_CONNECTION_PARAMS_BYTES) } });
+    const [error] = (await socket.waitForFrames(1)) as [ErrorFrame];
+    expect(error).toMatchObject({ id: null, error: { data: { code: "BAD_REQUEST" } } });
+    expect(error.error.message).toContain(`${MAX_CONNECTION_PARAMS_BYTES} bytes`);
+  });
+
+  it("refuses a subscription whose input or id would not fit the socket's attachment", async () => {
+    const socket = await open(uniqueRoom());
+    const big = { json: { status: "pending", limit: 10, pad: "x".repeat(MAX_SUBSCRIPTION_INPUT_BYTES) } };
+    socket.send({ id: "big", method: "subscription", params: { path: "tasks.live", input: big } });
+    socket.send({ id: "i".repeat(MAX_SUBSCRIPTION_ID_CHARS + 1), method: "subscription", params: { path: "tasks.changes" } });
+    const [tooBig, tooLong] = (await socket.waitForFrames(2)) as [ErrorFrame, ErrorFrame];
+    expect(tooBig).toMatchObject({ id: "big", error: { data: { code: "PAYLOAD_TOO_LARGE" } } });
+    expect(tooLong).toMatchObject({ error: { data: { code: "BAD_REQUEST" } } });
+    expect(tooLong.error.message).toContain(`${MAX_SUBSCRIPTION_ID_CHARS} characters`);
   });
 
   it("tells a socket with an unreadable session to reconnect", async () => {
