@@ -24,11 +24,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { BenchContext, type Endpoint, type Settings } from "./context";
 import { chart, markdown, type RunInfo } from "./report";
+import { freePorts } from "../helpers/wrangler-process";
 import { Results, type Measurement } from "./results";
 import {
   childTails,
   findRuntime,
-  freePorts,
   killChildren,
   killChildrenNow,
   runWrangler,

@@ -9,8 +9,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, type WriteStream } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { wranglerEnv } from "../helpers/wrangler-process";
 
 export interface Child {
   name: string;
@@ -47,25 +47,12 @@ export function snapshot(root: string, tempDir: string): { productDir: string; b
   return { productDir, baselineDir };
 }
 
-function childEnv(root: string, tempDir: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PATH: `${join(root, "node_modules/.bin")}:${process.env["PATH"] ?? ""}`,
-    // wrangler's local observability traces every frame into a local database (3.9× slower echo).
-    X_LOCAL_OBSERVABILITY: "false",
-    WRANGLER_SEND_METRICS: "false",
-    CI: "true",
-    NO_COLOR: "1",
-    WRANGLER_LOG_PATH: join(tempDir, "wrangler-logs"),
-  };
-}
-
 /** Starts `wrangler <args>` in `cwd` in its own process group. */
 export function startWrangler(options: RuntimeOptions, name: string, cwd: string, args: string[]): Child {
   const bin = join(options.root, "node_modules/wrangler/bin/wrangler.js");
   const proc = spawn(process.execPath, [bin, ...args], {
     cwd,
-    env: childEnv(options.root, options.tempDir),
+    env: wranglerEnv(options.root, join(options.tempDir, "wrangler-logs")),
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -118,27 +105,6 @@ async function healthy(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolvePort, reject) => {
-          const server = createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolvePort(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (!address || typeof address === "string") throw new Error("no port");
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
-  return ports;
 }
 
 // ---------------------------------------------------------------- /proc

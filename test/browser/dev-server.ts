@@ -8,9 +8,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePorts, wranglerEnv } from "../helpers/wrangler-process";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -21,30 +21,6 @@ export interface DevServer {
   /** The last lines wrangler printed (for failure messages). */
   logTail(): string;
   stop(): Promise<void>;
-}
-
-function childEnv(stateDir: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PATH: `${join(ROOT, "node_modules/.bin")}:${process.env["PATH"] ?? ""}`,
-    CI: "true",
-    NO_COLOR: "1",
-    WRANGLER_SEND_METRICS: "false",
-    // Local observability traces every frame into a database: slow, and not what is tested here.
-    X_LOCAL_OBSERVABILITY: "false",
-    WRANGLER_LOG_PATH: join(stateDir, "logs"),
-  };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === "object" ? resolvePort(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 function groupAlive(pgid: number): boolean {
@@ -59,7 +35,7 @@ function groupAlive(pgid: number): boolean {
 /** Starts wrangler dev (public/ must be built) and resolves once /health answers. */
 export async function startDevServer(): Promise<DevServer> {
   const stateDir = mkdtempSync(join(tmpdir(), "nanotype-browser-"));
-  const env = childEnv(stateDir);
+  const env = wranglerEnv(ROOT, join(stateDir, "logs"));
   const migrate = spawnSync(
     process.execPath,
     [WRANGLER, "d1", "migrations", "apply", "nanotype-read-replica", "--local", "--persist-to", stateDir],
@@ -67,7 +43,7 @@ export async function startDevServer(): Promise<DevServer> {
   );
   if (migrate.status !== 0) throw new Error(`applying local D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
-  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const [port, inspectorPort] = (await freePorts(2)) as [number, number];
   const secret = randomBytes(24).toString("hex");
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
   args.push("--persist-to", stateDir, "--var", `AUTH_SECRET:${secret}`, "--var", "DEV_TOKENS:true", "--show-interactive-dev-session=false");
