@@ -3,6 +3,7 @@
  * Worker, before any Durable Object is touched. Fails closed when no key is
  * configured.
  */
+import { stringSettings } from "../lib/env-settings";
 import { jsonError } from "../lib/json-response";
 import type { RoomName } from "../lib/room-name";
 import { loadAuthConfig, type AuthConfigResult, type AuthEnv } from "./config";
@@ -20,9 +21,7 @@ export function authConfig(env: Env): Promise<AuthConfigResult> {
 
 /** Picks the auth settings out of the Worker's environment. */
 export function readAuthEnv(env: Env): AuthEnv {
-  const source = env as unknown as Record<string, unknown>;
-  const settings: AuthEnv = {};
-  for (const key of [
+  return stringSettings(env, [
     "AUTH_SECRET",
     "AUTH_PUBLIC_KEY",
     "AUTH_PUBLIC_KEY_ALG",
@@ -31,11 +30,7 @@ export function readAuthEnv(env: Env): AuthEnv {
     "AUTH_ISSUER",
     "AUTH_AUDIENCE",
     "DEV_TOKENS",
-  ] as const) {
-    const value = source[key];
-    if (typeof value === "string" && value.length > 0) settings[key] = value;
-  }
-  return settings;
+  ]);
 }
 
 /** The bearer token of a request: `Authorization: Bearer …`, or `?token=` when allowed (WebSockets). */

@@ -8,6 +8,7 @@
 import { TRPCError } from "@trpc/server";
 import { hasRole, ROLES, type Identity, type Role } from "../auth/identity";
 import { roomMatches } from "../auth/room-pattern";
+import { stringSettings } from "../lib/env-settings";
 import type { RoomName } from "../lib/room-name";
 
 /** The settings read from the Worker's environment (vars). */
@@ -37,13 +38,7 @@ export function loadServicePolicy(env: ServicePolicyEnv): ServicePolicyResult {
 
 /** Picks the policy settings out of the Worker's environment. */
 export function readServicePolicyEnv(env: object): ServicePolicyEnv {
-  const source = env as Record<string, unknown>;
-  const settings: ServicePolicyEnv = {};
-  for (const key of ["SERVICE_MAX_ROLE", "SERVICE_ROOM_PATTERN"] as const) {
-    const value = source[key];
-    if (typeof value === "string" && value.length > 0) settings[key] = value;
-  }
-  return settings;
+  return stringSettings(env, ["SERVICE_MAX_ROLE", "SERVICE_ROOM_PATTERN"]);
 }
 
 /**
