@@ -76,5 +76,5 @@ export default tseslint.config(
     },
   },
   // The client runs in browsers: it may import server types, never server code.
-  fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "protocol", "http", "service", "worker", "schema"], true),
+  fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "http", "service", "worker", "schema"], true),
 );

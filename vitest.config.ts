@@ -92,6 +92,13 @@ export default defineConfig(async () => {
           },
         },
         {
+          // The room's migrations (drizzle/migrations.js) import .sql files as text, as wrangler's rules do.
+          plugins: [
+            {
+              name: "sql-as-text",
+              transform: (code: string, id: string) => (id.endsWith(".sql") ? `export default ${JSON.stringify(code)};` : null),
+            },
+          ],
           test: {
             name: "node",
             include: ["test/node/**/*.test.ts"],

@@ -2,6 +2,7 @@
  * Quick start: mint a dev token, create a task, list the room's tasks.
  * Needs `npm run dev` running; then `npm run example [-- room]` (Node 22+).
  */
+import type { AppRouter } from "../src/app";
 import { closeRoomClient, createRoomClient } from "../src/client";
 
 const url = process.env["NANOTYPE_URL"] ?? "http://127.0.0.1:8787";
@@ -17,7 +18,7 @@ if (!response.ok) throw new Error(`POST /dev/token failed: ${response.status} ${
 const { token } = (await response.json()) as { token: string };
 
 // 2. A typed client of the room: inputs and results are checked against the server's router.
-const client = createRoomClient({ url, room, token });
+const client = createRoomClient<AppRouter>({ url, room, token });
 try {
   const task = await client.tasks.create.mutate({ title: "Try nanotypeDB" });
   console.log(`created task ${task.id}: ${task.title}`);

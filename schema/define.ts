@@ -1,9 +1,29 @@
 /**
  * One table definition, two table sets. `replicatedTable` turns a column list
  * into the room's table (integer `id` primary key) and its D1 replica twin
- * (`room_id` first in the primary key and in every index). Used by schema/*.ts.
+ * (`room_id` first in the primary key and in every index). `roomTablesOf` and
+ * `replicaTablesOf` collect those of a schema module (the app's `schema/app.ts`)
+ * for the engine, Drizzle and drizzle-kit. Public: apps define tables with it.
  */
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteColumnBuilderBase } from "drizzle-orm/sqlite-core";
+import {
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+  type SQLiteColumnBuilderBase,
+  type SQLiteTableWithColumns,
+} from "drizzle-orm/sqlite-core";
+
+/** Marks the value `replicatedTable` returns, so a schema module's other exports (constants, types) are skipped. */
+const REPLICATED = Symbol.for("nanotypedb.replicatedTable");
+
+/**
+ * Table names the engine owns or SQLite reserves: an app table may not use
+ * them. Names starting with `_` or `sqlite_` are reserved as a whole.
+ */
+export const RESERVED_TABLE_PREFIXES = ["_", "sqlite_", "d1_", "cf_"] as const;
 
 /** An index on a replicated table, named without the table prefix. */
 export interface IndexSpec<TKey extends string> {
@@ -53,5 +73,57 @@ export function replicatedTable<TName extends string, TColumns extends Record<st
       ),
     ],
   );
-  return { name, room, replica } as const;
+  const definition = { name, room, replica } as const;
+  Object.defineProperty(definition, REPLICATED, { value: true });
+  return definition;
+}
+
+/** Any table made by `replicatedTable`. */
+export interface AnyReplicatedTable {
+  readonly name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any table's columns
+  readonly room: SQLiteTableWithColumns<any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any table's columns
+  readonly replica: SQLiteTableWithColumns<any>;
+}
+
+/** True for the values `replicatedTable` returns. */
+export function isReplicatedTable(value: unknown): value is AnyReplicatedTable {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[REPLICATED] === true;
+}
+
+/** The export names of a schema module that are replicated tables. */
+export type ReplicatedKeys<TSchema> = {
+  [K in keyof TSchema]: TSchema[K] extends { readonly room: unknown; readonly replica: unknown; readonly name: string } ? K : never;
+}[keyof TSchema];
+
+/** The room tables of a schema module, by export name: the Drizzle schema of `ctx.db`. */
+export type RoomTablesOf<TSchema> = { [K in ReplicatedKeys<TSchema> & string]: TSchema[K] extends { readonly room: infer R } ? R : never };
+
+/** The replicated tables of a schema module, in export order, after checking their names. */
+export function replicatedTablesOf(schema: Record<string, unknown>): AnyReplicatedTable[] {
+  const tables = Object.values(schema).filter(isReplicatedTable);
+  const seen = new Set<string>();
+  for (const table of tables) {
+    const reserved = RESERVED_TABLE_PREFIXES.find((prefix) => table.name.startsWith(prefix));
+    if (reserved) throw new Error(`table "${table.name}": names starting with "${reserved}" are reserved for the engine and SQLite`);
+    if (!/^[a-z][a-z0-9_]{0,62}$/.test(table.name)) {
+      throw new Error(`table "${table.name}": use lower-case letters, digits and "_", starting with a letter (at most 63 characters)`);
+    }
+    if (seen.has(table.name)) throw new Error(`table "${table.name}" is defined twice`);
+    seen.add(table.name);
+  }
+  return tables;
+}
+
+/** `{ exportName: roomTable }` of a schema module. */
+export function roomTablesOf<TSchema extends Record<string, unknown>>(schema: TSchema): RoomTablesOf<TSchema> {
+  return Object.fromEntries(
+    Object.entries(schema).flatMap(([key, value]) => (isReplicatedTable(value) ? [[key, value.room]] : [])),
+  ) as RoomTablesOf<TSchema>;
+}
+
+/** `{ exportName: replicaTable }` of a schema module. */
+export function replicaTablesOf(schema: Record<string, unknown>): Record<string, AnyReplicatedTable["replica"]> {
+  return Object.fromEntries(Object.entries(schema).flatMap(([key, value]) => (isReplicatedTable(value) ? [[key, value.replica]] : [])));
 }

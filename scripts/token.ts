@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { GRANTS, ROLES, type Grant, type Role } from "../src/auth/identity";
+import { GRANTS, ROLES, type Grant, type Role } from "../src/protocol/identity";
 import { signRoomToken } from "../src/auth/tokens";
 
 const USAGE = `usage: npm run token -- --room <room or pattern> --role <${ROLES.join("|")}> --sub <user id> [--name <display name>] [--grant <${GRANTS.join("|")}>]… [--ttl <seconds, default 3600>]`;

@@ -4,7 +4,7 @@
  * every commit that touches tasks, and resumes it after a reconnect), so other
  * people's changes appear without any refresh.
  */
-import type { Task, TaskStatus } from "../src/client";
+import type { Task, TaskStatus } from "../schema";
 import { byId, h } from "./dom";
 import { attempt } from "./notices";
 import type { Session } from "./session";

@@ -4,7 +4,7 @@
  * (an aria-live region, so screen readers announce it too).
  */
 import { TRPCClientError } from "@trpc/client";
-import type { AppRouter } from "../src/client";
+import type { AppRouter } from "../src/app";
 import { byId, h } from "./dom";
 
 /** How long a notice stays unless dismissed. */

@@ -6,6 +6,7 @@
  */
 import { closeRoomClient, createRoomClient, reconnectRoomClient, type RoomClient } from "../src/client";
 import type { Role } from "../src/client";
+import type { AppRouter } from "../src/app";
 
 /** Who joined which room, as what. */
 export interface Member {
@@ -71,7 +72,7 @@ export async function mintToken(member: Member): Promise<MintedToken> {
 }
 
 export class Session {
-  readonly client: RoomClient;
+  readonly client: RoomClient<AppRouter>;
   #info: ConnectionInfo = { state: "connecting", reconnects: 0, problem: null };
   #everOpen = false;
   #listeners = new Set<(info: ConnectionInfo) => void>();
@@ -84,7 +85,7 @@ export class Session {
     firstToken: MintedToken,
   ) {
     let current = firstToken;
-    this.client = createRoomClient({
+    this.client = createRoomClient<AppRouter>({
       url: location.origin,
       room: member.room,
       // Called on every connect and reconnect (and HTTP call): the token is reused until

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { json, jsonError } from "../lib/json-response";
 import { MAX_DEV_TOKEN_TTL_SECONDS, MAX_ROOM_NAME_CHARS, MAX_USER_ID_CHARS } from "../lib/limits";
-import { GRANTS, ROLES } from "./identity";
+import { GRANTS, ROLES } from "../protocol/identity";
 import { readAuthEnv } from "./request-auth";
 import { signRoomToken } from "./tokens";
 

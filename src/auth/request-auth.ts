@@ -7,7 +7,7 @@ import { stringSettings } from "../lib/env-settings";
 import { jsonError } from "../lib/json-response";
 import type { RoomName } from "../lib/room-name";
 import { loadAuthConfig, type AuthConfigResult, type AuthEnv } from "./config";
-import type { Identity } from "./identity";
+import type { Identity } from "../protocol/identity";
 import { verifyRoomToken } from "./tokens";
 
 const configs = new WeakMap<object, Promise<AuthConfigResult>>();

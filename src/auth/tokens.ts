@@ -7,7 +7,7 @@ import { errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { MAX_ROOM_NAME_CHARS, MAX_TOKEN_CHARS, MAX_USER_ID_CHARS, MAX_GRANT_CHARS, MAX_TOKEN_GRANTS } from "../lib/limits";
 import type { AuthConfig, VerificationKey } from "./config";
-import { GRANTS, ROLES, type Grant, type Identity, type Role } from "./identity";
+import { GRANTS, ROLES, type Grant, type Identity, type Role } from "../protocol/identity";
 import { roomMatches } from "./room-pattern";
 
 const claimsSchema = z.object({

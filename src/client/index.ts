@@ -1,4 +1,7 @@
-/** Public client entry point: the typed room clients (WebSocket, service binding) and the router's types. */
+/**
+ * Public client entry point: the typed room clients (WebSocket, service binding),
+ * generic over an app's router type (import `AppRouter` from your app as a type).
+ */
 export {
   closeRoomClient,
   createRoomClient,
@@ -16,6 +19,4 @@ export {
   type ServiceClientOptions,
   type ServiceIdentity,
 } from "./service-client";
-export type { AppRouter } from "../rpc/router";
-export type { Task, TaskStatus } from "../../schema";
-export type { Identity, Role } from "../auth/identity";
+export type { Identity, Role } from "../protocol/identity";

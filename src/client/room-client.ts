@@ -2,13 +2,17 @@
  * createRoomClient: a typed tRPC client for one room, for browsers and Node ≥ 22
  * (global WebSocket and fetch). Replica reads (`replica.*`) go over HTTP to the
  * Worker, which serves them from D1; everything else goes over the room's
- * WebSocket (room-link.ts: sends at once when idle). Imports only types from the
- * server. The stock `@trpc/client` links work against a room too.
+ * WebSocket (room-link.ts: sends at once when idle). Generic over the app's
+ * router type (`createRoomClient<AppRouter>(…)`); imports only types from the
+ * server, plus the wire contract. The stock `@trpc/client` links work too.
  */
 import { createTRPCClient, httpBatchLink, splitLink, type TRPCClient } from "@trpc/client";
+import type { AnyRouter } from "@trpc/server";
 import superjson from "superjson";
-import type { AppRouter } from "../rpc/router";
+import { BOOKMARK_HEADER, REPLICA_PATH_PREFIX, roomHttpUrl, roomSocketUrl } from "../protocol/routes";
 import { RoomConnection, roomLink } from "./room-link";
+
+export { roomHttpUrl, roomSocketUrl };
 
 /** A token, or a function returning a fresh one (called on every connect and reconnect). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -33,39 +37,21 @@ export interface RoomClientOptions {
   fetch?: typeof fetch;
 }
 
-/** The header carrying the D1 session bookmark (see src/http/trpc-endpoint.ts). */
-const BOOKMARK_HEADER = "x-nanotype-bookmark";
-
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
-export type RoomClient = TRPCClient<AppRouter>;
+export type RoomClient<TRouter extends AnyRouter> = TRPCClient<TRouter>;
 
-const connections = new WeakMap<RoomClient, RoomConnection>();
-
-/** The WebSocket URL of a room: ws(s)://host/rooms/<room>/ws. */
-export function roomSocketUrl(baseUrl: string, room: string): string {
-  const url = new URL(baseUrl);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.pathname = `${url.pathname.replace(/\/$/, "")}/rooms/${room.split("/").map(encodeURIComponent).join("/")}/ws`;
-  return url.toString();
-}
-
-/** The room's HTTP tRPC endpoint: http(s)://host/rooms/<room>/trpc. */
-export function roomHttpUrl(baseUrl: string, room: string): string {
-  const url = new URL(baseUrl);
-  url.pathname = `${url.pathname.replace(/\/$/, "")}/rooms/${room.split("/").map(encodeURIComponent).join("/")}/trpc`;
-  return url.toString();
-}
+const connections = new WeakMap<object, RoomConnection>();
 
 /**
  * Connects to a room and returns its typed client. Reconnects with backoff;
  * a token function is called again on every reconnect.
  *
  * @example
- * const client = createRoomClient({ url: "http://127.0.0.1:8787", room: "demo", token });
+ * const client = createRoomClient<AppRouter>({ url: "http://127.0.0.1:8787", room: "demo", token });
  * const task = await client.tasks.create.mutate({ title: "Write the docs" });
  * await closeRoomClient(client);
  */
-export function createRoomClient(options: RoomClientOptions): RoomClient {
+export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientOptions): RoomClient<TRouter> {
   const base = roomSocketUrl(options.url, options.room);
   const tokenNow = async () => (typeof options.token === "function" ? await options.token() : options.token);
   const connection = new RoomConnection({
@@ -93,19 +79,19 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
       return response;
     },
   });
-  const client = createTRPCClient<AppRouter>({
-    links: [splitLink({ condition: (op) => op.path.startsWith("replica."), true: replicaReads, false: roomLink(connection) })],
+  const client = createTRPCClient<TRouter>({
+    links: [splitLink({ condition: (op) => op.path.startsWith(REPLICA_PATH_PREFIX), true: replicaReads, false: roomLink(connection) })],
   });
   connections.set(client, connection);
   return client;
 }
 
 /** Drops and reopens a room client's socket (subscriptions resume; in-flight calls fail). */
-export function reconnectRoomClient(client: RoomClient): void {
+export function reconnectRoomClient(client: object): void {
   connections.get(client)?.reconnect();
 }
 
 /** Closes a room client's socket; its pending calls are rejected. */
-export async function closeRoomClient(client: RoomClient): Promise<void> {
+export async function closeRoomClient(client: object): Promise<void> {
   connections.get(client)?.close();
 }

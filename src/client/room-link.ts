@@ -5,7 +5,7 @@
  * queued and sent as one batched frame when the answers are in (or after 10 ms
  * at most) — the room runs a frame's requests in one storage commit. The stock
  * wsLink instead waits a timer tick (≥ 1 ms in Node) before every send. Subscriptions resume after a reconnect with their
- * `lastEventId`. Used by createRoomClient; imports only types from the server.
+ * `lastEventId`. Used by createRoomClient; imports only types from the server, plus the wire contract (src/protocol/).
  */
 import { TRPCClientError, type Operation, type TRPCLink } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
@@ -13,6 +13,8 @@ import { observable, type Observer } from "@trpc/server/observable";
 import type { TRPCClientOutgoingMessage, TRPCResponseMessage } from "@trpc/server/rpc";
 import ReconnectingWebSocket from "partysocket/ws";
 import superjson, { type SuperJSONResult } from "superjson";
+import { PING, PONG } from "../protocol/routes";
+import { MAX_BATCH_SIZE } from "../protocol/wire-limits";
 
 type Id = number;
 type Result = { result: { type: "data" | "started" | "stopped"; id?: string; data?: unknown } };
@@ -49,8 +51,8 @@ export interface RoomLinkOptions {
  */
 const MAX_BATCH_WAIT_MS = 10;
 
-/** Most requests per frame: the room's MAX_BATCH_SIZE (src/lib/limits.ts). */
-const MAX_REQUESTS_PER_FRAME = 100;
+/** Most requests per frame: the room's limit. */
+const MAX_REQUESTS_PER_FRAME = MAX_BATCH_SIZE;
 
 /** A reconnecting tRPC-protocol connection to one room. */
 export class RoomConnection {
@@ -203,7 +205,7 @@ export class RoomConnection {
 
   #onMessage(raw: unknown): void {
     if (typeof raw !== "string") return;
-    if (raw === "PONG") {
+    if (raw === PONG) {
       clearTimeout(this.#pongTimer);
       return;
     }
@@ -271,7 +273,7 @@ export class RoomConnection {
     this.#stopKeepAlive();
     this.#pingTimer = setInterval(() => {
       if (!this.isOpen) return;
-      this.#socket.send("PING");
+      this.#socket.send(PING);
       clearTimeout(this.#pongTimer);
       this.#pongTimer = setTimeout(() => this.reconnect(), this.options.pongTimeoutMs ?? 10_000);
     }, interval);

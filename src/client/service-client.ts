@@ -7,8 +7,8 @@
 import { createTRPCClient, TRPCClientError, type TRPCClient, type TRPCLink } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
 import superjson from "superjson";
-import type { DirectCallResult, DirectCallType } from "../rpc/direct-call";
-import type { AppRouter } from "../rpc/router";
+import type { AnyRouter } from "@trpc/server";
+import type { DirectCallResult, DirectCallType } from "../protocol/direct-call";
 import type { ServiceIdentity } from "../service/room-service";
 
 export type { ServiceIdentity };
@@ -32,7 +32,7 @@ export interface ServiceClientOptions {
 }
 
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
-export type ServiceClient = TRPCClient<AppRouter>;
+export type ServiceClient<TRouter extends AnyRouter> = TRPCClient<TRouter>;
 
 /**
  * A typed client of `room` through a service binding. Errors are
@@ -40,15 +40,18 @@ export type ServiceClient = TRPCClient<AppRouter>;
  *
  * @example
  * // wrangler.toml: [[services]] binding = "NANOTYPE", service = "nanotypedb", entrypoint = "RoomService"
- * const client = createServiceClient(env.NANOTYPE, { room: "demo", identity: { sub: "billing-cron", role: "writer" } });
+ * const client = createServiceClient<AppRouter>(env.NANOTYPE, { room: "demo", identity: { sub: "billing-cron", role: "writer" } });
  * const task = await client.tasks.create.mutate({ title: "Send invoices" });
  */
-export function createServiceClient(binding: RoomServiceBinding, options: ServiceClientOptions): ServiceClient {
-  return createTRPCClient<AppRouter>({ links: [serviceLink(binding, options)] });
+export function createServiceClient<TRouter extends AnyRouter>(
+  binding: RoomServiceBinding,
+  options: ServiceClientOptions,
+): ServiceClient<TRouter> {
+  return createTRPCClient<TRouter>({ links: [serviceLink<TRouter>(binding, options)] });
 }
 
 /** The terminating link: one Workers RPC call per operation, input and output in superjson. */
-function serviceLink(binding: RoomServiceBinding, { room, identity }: ServiceClientOptions): TRPCLink<AppRouter> {
+function serviceLink<TRouter extends AnyRouter>(binding: RoomServiceBinding, { room, identity }: ServiceClientOptions): TRPCLink<TRouter> {
   return () =>
     ({ op }) =>
       observable((observer) => {
@@ -63,14 +66,14 @@ function serviceLink(binding: RoomServiceBinding, { room, identity }: ServiceCli
           .then((text) => {
             const result = JSON.parse(text) as DirectCallResult;
             if (!result.ok) {
-              observer.error(TRPCClientError.from<AppRouter>({ error: result.error }));
+              observer.error(TRPCClientError.from<TRouter>({ error: result.error }));
               return;
             }
             observer.next({ result: { type: "data", data: superjson.deserialize(result.data) } });
             observer.complete();
           })
           .catch((cause: unknown) =>
-            observer.error(TRPCClientError.from<AppRouter>(cause instanceof Error ? cause : new Error(String(cause)))),
+            observer.error(TRPCClientError.from<TRouter>(cause instanceof Error ? cause : new Error(String(cause)))),
           );
       });
 }

@@ -8,10 +8,13 @@
  * alarm.
  */
 import { eq, sql } from "drizzle-orm";
-import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { EventEmitter } from "node:events";
-import { debouncedState } from "../../schema/room";
+import { debouncedState as debouncedTables } from "../../schema/engine";
+import { CodedError } from "../lib/coded-error";
+import type { RoomDatabase } from "../lib/room-database";
 import { DEFAULT_DEBOUNCE_INTERVAL_MS, MAX_DEBOUNCED_PENDING_BYTES } from "../lib/limits";
+
+const debouncedState = debouncedTables.room;
 
 /** A value awaiting its flush. */
 interface Pending {
@@ -65,7 +68,11 @@ export const realClock: Clock = {
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export class DebouncedWriteError extends Error {}
+export class DebouncedWriteError extends CodedError {
+  get code() {
+    return "TOO_MANY_REQUESTS" as const;
+  }
+}
 
 const encoder = new TextEncoder();
 
@@ -88,7 +95,7 @@ export class DebouncedWriter {
   };
 
   constructor(
-    private readonly db: DrizzleSqliteDODatabase<Record<string, never>>,
+    private readonly db: RoomDatabase,
     /** Called after a flush wrote something (the room announces the commit). */
     private readonly onFlushed: () => void,
     private readonly clock: Clock = realClock,

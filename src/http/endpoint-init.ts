@@ -7,9 +7,9 @@
  */
 import { initTRPC } from "@trpc/server";
 import superjson from "superjson";
-import type { Identity } from "../auth/identity";
 import type { RoomName } from "../lib/room-name";
-import type { DirectCallErrorShape } from "../rpc/direct-call";
+import type { DirectCallErrorShape } from "../protocol/direct-call";
+import type { Identity } from "../protocol/identity";
 import { assertMayCall, formatError, type ProcedureMeta } from "../rpc/init";
 
 /** Who is calling which room over HTTP; the token was verified before this was made. */

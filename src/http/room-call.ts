@@ -6,7 +6,7 @@
  */
 import { TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import type { DirectCallResult, DirectCallType } from "../rpc/direct-call";
+import type { DirectCallResult, DirectCallType } from "../protocol/direct-call";
 import { RoomCallError, type EndpointContext } from "./endpoint-init";
 
 export async function callRoom(ctx: EndpointContext, path: string, type: DirectCallType, input: unknown): Promise<unknown> {

@@ -7,8 +7,9 @@
  * The token is verified here first, from the Authorization header only (a URL
  * is logged too often to carry one); a refused request never wakes a room.
  * Each call is then forwarded to the room's `call` method (room-call.ts), which
- * validates, checks the role and runs it, unless its path is served in the
- * Worker (served-in-worker.ts). Subscriptions need the WebSocket route.
+ * validates, checks the role and runs it, unless it is a replica read served in
+ * the Worker (served-in-worker.ts). Subscriptions need the WebSocket route.
+ * `createTrpcEndpoint(router)` builds the handler for one app's router.
  */
 import {
   getErrorShape,
@@ -16,23 +17,20 @@ import {
   transformTRPCResponse,
   TRPCError,
   type AnyProcedure,
+  type AnyRouter,
   type TRPC_ERROR_CODE_KEY,
 } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { BEARER_CHALLENGE, verifyRequest } from "../auth/request-auth";
-import { MAX_BATCH_SIZE, MAX_HTTP_BODY_BYTES } from "../lib/limits";
 import type { RoomName } from "../lib/room-name";
-import { appRouter } from "../rpc/router";
+import { BOOKMARK_HEADER } from "../protocol/routes";
+import { MAX_BATCH_SIZE, MAX_HTTP_BODY_BYTES } from "../protocol/wire-limits";
+import { rootConfig } from "../rpc/init";
+import { proceduresOf } from "../transport/call-procedure";
 import { endpointRouter, forwardingProcedure, type EndpointContext } from "./endpoint-init";
 import { callRoom } from "./room-call";
 import { servedInWorker } from "./served-in-worker";
-
-/**
- * Request and response header carrying a D1 session bookmark: send back the
- * last one you received to read at least that fresh a replica state.
- */
-export const BOOKMARK_HEADER = "x-nanotype-bookmark";
 
 /** Longest bookmark accepted (they are short opaque strings). */
 const MAX_BOOKMARK_CHARS = 256;
@@ -53,24 +51,33 @@ function forwarded(path: string, type: "query" | "mutation" | "subscription"): A
     : procedure.mutation(({ ctx, input }) => callRoom(ctx, path, "mutation", input));
 }
 
-// At runtime `_def.procedures` is flat, keyed by full path ("tasks.create"); its type is the nested record.
-const roomProcedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
+/** The HTTP handler of one app's room router. */
+export type TrpcEndpoint = (request: Request, env: Env, url: URL, room: RoomName, endpoint: string) => Promise<Response>;
 
-/** Every room procedure by its full path: forwarded, unless served in the Worker. */
-const httpRouter = endpointRouter({
-  ...Object.fromEntries(
-    Object.entries(roomProcedures)
-      .filter(([path]) => !(path in servedInWorker))
-      .map(([path, procedure]) => [path, forwarded(path, procedure._def.type)]),
-  ),
-  ...servedInWorker,
-});
+/** Every room procedure of `router` by its full path: forwarded, unless served in the Worker. */
+export function createTrpcEndpoint(router: AnyRouter): TrpcEndpoint {
+  const inWorker = servedInWorker(router);
+  const httpRouter = endpointRouter({
+    ...Object.fromEntries(
+      [...proceduresOf(router)].filter(([path]) => !(path in inWorker)).map(([path, info]) => [path, forwarded(path, info.type)]),
+    ),
+    ...inWorker,
+  });
+  return (request, env, url, room, endpoint) => handleTrpcRequest(httpRouter, request, env, url, room, endpoint);
+}
 
 /**
  * Answers one HTTP request to `<endpoint>/<path>` for `room`. `endpoint` is the
  * request's own path prefix (`/rooms/<room as sent>/trpc`).
  */
-export async function handleTrpcRequest(request: Request, env: Env, url: URL, room: RoomName, endpoint: string): Promise<Response> {
+async function handleTrpcRequest(
+  httpRouter: AnyRouter,
+  request: Request,
+  env: Env,
+  url: URL,
+  room: RoomName,
+  endpoint: string,
+): Promise<Response> {
   const auth = await verifyRequest(request, url, env, room, false);
   if (!auth.ok) {
     const code = ({ 401: "UNAUTHORIZED", 403: "FORBIDDEN", 503: "SERVICE_UNAVAILABLE" } as const)[auth.status];
@@ -99,7 +106,7 @@ export async function handleTrpcRequest(request: Request, env: Env, url: URL, ro
 
 /** An error answered before tRPC runs, in tRPC's HTTP error format (what `httpLink` expects). */
 function refusal(code: TRPC_ERROR_CODE_KEY, message: string, headers: Record<string, string> = {}): Response {
-  const config = httpRouter._def._config;
+  const config = rootConfig;
   const error = getTRPCErrorFromUnknown(new TRPCError({ code, message }));
   const shape = getErrorShape({ config, error, type: "unknown", path: undefined, input: undefined, ctx: undefined });
   return new Response(JSON.stringify(transformTRPCResponse(config, { error: shape })), {

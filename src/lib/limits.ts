@@ -6,21 +6,6 @@
 /** Longest room name, in characters. Room names are Durable Object names and URL segments. */
 export const MAX_ROOM_NAME_CHARS = 128;
 
-/** Largest WebSocket text frame the room parses (1 MiB). Larger frames close the socket with CLOSE_CODES.frameTooLarge. */
-export const MAX_FRAME_BYTES = 1_048_576;
-
-/** Most requests in one batched frame; keeps one event's commit and CPU bounded. */
-export const MAX_BATCH_SIZE = 100;
-
-/**
- * Most concurrent subscriptions per socket. Each is stored in the socket's
- * 16 KiB attachment (so it survives hibernation): 16 × (id + path + 512-byte input) fits.
- */
-export const MAX_SUBSCRIPTIONS_PER_SOCKET = 16;
-
-/** Largest `connectionParams` payload (serialized), in bytes; it lives in the 16 KiB socket attachment. */
-export const MAX_CONNECTION_PARAMS_BYTES = 1_024;
-
 /** Longest task title, in characters. */
 export const MAX_TASK_TITLE_CHARS = 500;
 
@@ -49,12 +34,6 @@ export const CHANGE_LOG_MAX_ENTRIES = 10_000;
 
 /** Change-log retention: entries older than this are trimmed (ms; 24 h). */
 export const CHANGE_LOG_MAX_AGE_MS = 24 * 3600 * 1000;
-
-/** Largest serialized input of one subscription; subscriptions live in the 16 KiB socket attachment. */
-export const MAX_SUBSCRIPTION_INPUT_BYTES = 512;
-
-/** Longest subscription id, in characters (ids are kept in the socket attachment). */
-export const MAX_SUBSCRIPTION_ID_CHARS = 64;
 
 /** Most changes one change-feed catch-up reads from the log per step. */
 export const CHANGE_FEED_PAGE = 500;
@@ -181,19 +160,6 @@ export const MAX_UNREPLICATED_CHANGES = 100_000;
 
 /** Bound parameters per D1 statement (the platform's limit). */
 export const D1_MAX_PARAMS = 100;
-
-/** Longest procedure path a service or HTTP call may name, in characters (real paths are far shorter). */
-export const MAX_PROCEDURE_PATH_CHARS = 256;
-
-/**
- * Longest serialized input (superjson JSON text) of one call that arrives without
- * a socket — a service binding or an HTTP one-shot call — in characters: about
- * the 1 MiB of a WebSocket frame.
- */
-export const MAX_DIRECT_INPUT_CHARS = MAX_FRAME_BYTES;
-
-/** Largest HTTP request body the tRPC endpoint reads (a JSON batch of inputs): the same 1 MiB. */
-export const MAX_HTTP_BODY_BYTES = MAX_FRAME_BYTES;
 
 /**
  * How long an identity asserted by a service binding stays valid when the caller

@@ -4,7 +4,7 @@
  * so no code path can write without logging. Read by live data (feeds, live
  * queries) and, later, the sync engine. Receives the room's SqlStorage.
  */
-import type { ChangeOp } from "../../schema/internal";
+import type { ChangeOp } from "../../schema/engine";
 import { CHANGE_LOG_MAX_AGE_MS, CHANGE_LOG_MAX_ENTRIES } from "../lib/limits";
 
 /** One logged change. */

@@ -83,7 +83,8 @@ export interface LiveQueryOptions<Result> {
   hub: CommitHub;
   /** Tables the query reads; commits touching none of them cause no push. */
   tables: readonly string[];
-  run: () => Result;
+  /** Runs the query (synchronously in practice: the room's SQLite is synchronous). */
+  run: () => Result | Promise<Result>;
   lastEventId: string | null | undefined;
   signal: AbortSignal;
 }
@@ -98,14 +99,14 @@ export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): Asy
   const seen = seqOf(options.lastEventId);
   let version = hub.published;
   const current = seen !== null && seen <= version && log.reaches(seen) && !intersects(log.tablesChanged(seen, version), tables);
-  if (!current) yield tracked(String(version), options.run());
+  if (!current) yield tracked(String(version), await options.run());
   while (!signal.aborted) {
     // Commits published while suspended at a yield are caught here, not lost.
     if (hub.published === version && !(await hub.next(signal))) return;
     const upTo = hub.published;
     const changed = !log.reaches(version) || intersects(log.tablesChanged(version, upTo), tables);
     version = upTo;
-    if (changed) yield tracked(String(upTo), options.run());
+    if (changed) yield tracked(String(upTo), await options.run());
   }
 }
 

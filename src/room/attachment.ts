@@ -1,11 +1,12 @@
 /**
- * The one owner of a socket attachment's shape: who the socket is, which room,
- * and its connectionParams. It survives hibernation (≤ 16 KiB, kept tiny).
- * Parsed once per socket per wake; the parsed copy is cached in memory.
+ * The one owner of a socket attachment: its shape (who the socket is, which
+ * room, its connectionParams, cursor, presence and subscriptions) and every
+ * read and write of it. It survives hibernation (≤ 16 KiB, kept tiny). Parsed
+ * once per socket per wake; the parsed copy is cached in memory.
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { identitySchema } from "../auth/identity";
+import { identitySchema } from "../protocol/identity";
 
 /** Bumped when the shape changes; sockets with an older shape are asked to reconnect. */
 export const ATTACHMENT_VERSION = 1;
@@ -25,7 +26,7 @@ const attachmentSchema = z.object({
   /** The socket user's cursor and presence, rebuilt into the memory store when the room wakes. */
   cursor: remembered,
   presence: remembered,
-  /** Subscriptions of this socket, re-created when the room wakes (src/rpc/subscriptions.ts). */
+  /** Subscriptions of this socket, re-created when the room wakes (src/transport/subscriptions.ts). */
   subs: z
     .array(
       z.object({
@@ -63,4 +64,10 @@ export function writeAttachment(ws: WebSocket, attachment: Attachment): void {
   }
   ws.serializeAttachment(attachment);
   cache.set(ws, attachment);
+}
+
+/** Changes some fields of the socket's attachment (nothing when it has none). */
+export function updateAttachment(ws: WebSocket, fields: Partial<Attachment>): void {
+  const attachment = readAttachment(ws);
+  if (attachment) writeAttachment(ws, { ...attachment, ...fields });
 }

@@ -4,7 +4,7 @@
  * builds it from scratch (no client header is forwarded), so the room trusts it.
  */
 import { z } from "zod";
-import { identitySchema, type Identity } from "../auth/identity";
+import { identitySchema, type Identity } from "../protocol/identity";
 import type { RoomName } from "../lib/room-name";
 
 const SESSION_HEADER = "x-nanotype-session";

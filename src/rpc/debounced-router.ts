@@ -6,19 +6,15 @@
 import { TRPCError } from "@trpc/server";
 import { on } from "node:events";
 import { debouncedKeyInput, debouncedWatchInput, flushDebouncedInput, updateDebouncedInput } from "../debounce/debounced-inputs";
-import { DEBOUNCED_EVENT, DebouncedWriteError, type DebouncedEvent } from "../debounce/debounced-writer";
+import { DEBOUNCED_EVENT, type DebouncedEvent } from "../debounce/debounced-writer";
 import { readerProcedure, router, writerProcedure } from "./init";
 
 export const debouncedRouter = router({
   /** Accepts a value for `key`; it is pushed to watchers now and persisted within the key's interval. */
-  update: writerProcedure.input(updateDebouncedInput).mutation(({ ctx, input }) => {
-    try {
-      return ctx.debounced.update(input.key, input.value, ctx.identity.sub, input.intervalMs);
-    } catch (error) {
-      if (error instanceof DebouncedWriteError) throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message });
-      throw error;
-    }
-  }),
+  /** A full buffer answers TOO_MANY_REQUESTS (`DebouncedWriteError`, mapped in init.ts). */
+  update: writerProcedure
+    .input(updateDebouncedInput)
+    .mutation(({ ctx, input }) => ctx.debounced.update(input.key, input.value, ctx.identity.sub, input.intervalMs)),
 
   /** Writes pending values now: one key, or all when `key` is omitted. */
   flush: writerProcedure.input(flushDebouncedInput).mutation(({ ctx, input }) => {

@@ -1,19 +1,23 @@
 /**
- * tRPC initialisation shared by every router slice: the context type, the
- * superjson transformer (Dates survive), the error shape (validation issues
- * with field paths, no stacks) and the role-checked procedure builders.
+ * tRPC initialisation shared by every router, the engine's and the app's: the
+ * call context, the superjson transformer (Dates survive), the error shape
+ * (validation issues with field paths, no stacks), domain errors mapped to
+ * their codes in one middleware, and the role-checked procedure builders.
  */
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { hasGrant, hasRole, type Grant, type Identity, type Role } from "../auth/identity";
-import type { RoomContext } from "./context";
+import { hasGrant, hasRole, type Grant, type Identity, type Role } from "../protocol/identity";
+import { CodedError } from "../lib/coded-error";
+import type { CallContext } from "./context";
 
 /** Procedure metadata. Every procedure declares the least role that may call it. */
 export interface ProcedureMeta {
   role: Role;
   /** A token grant that also admits callers below `role` (e.g. `analytics` for read-only SQL). */
   grant?: Grant;
+  /** Served by the Worker from the D1 replica over HTTP (see replica-procedures.ts). */
+  replica?: boolean;
 }
 
 /** One validation problem, as sent in `error.data.issues`. */
@@ -37,12 +41,15 @@ export function formatError<TShape extends { data: object }>({ shape, error }: {
 }
 
 const t = initTRPC
-  .context<RoomContext>()
+  .context<CallContext>()
   .meta<ProcedureMeta>()
   .create({ transformer: superjson, isDev: false, errorFormatter: formatError });
 
 export const router = t.router;
-export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+/** The transformer and error formatter every room router shares (for transports that answer outside a router). */
+export const rootConfig = t.router({})._def._config;
 
 /**
  * Fails closed: a procedure without a declared role cannot be called, a caller
@@ -67,18 +74,30 @@ export function assertMayCall(identity: Identity, meta: ProcedureMeta | undefine
   }
 }
 
-const enforceRole = t.middleware(({ ctx, meta, path, next }) => {
+/** Checks the role, then answers a domain error (`CodedError`) with its own code instead of INTERNAL_SERVER_ERROR. */
+const checked = t.procedure.use(async ({ ctx, meta, path, next }) => {
   assertMayCall(ctx.identity, meta, path);
-  return next();
+  const result = await next();
+  if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && result.error.cause instanceof CodedError) {
+    const cause = result.error.cause;
+    return { ...result, error: new TRPCError({ code: cause.code, message: cause.message, cause }) };
+  }
+  return result;
 });
 
-const checked = t.procedure.use(enforceRole);
+/** Procedures that run in the room: the context is narrowed to `RoomContext`. */
+const inRoom = checked.use(({ ctx, path, next }) => {
+  if (ctx.kind !== "room") throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `"${path}" runs only in the room` });
+  return next({ ctx });
+});
 
 /** Queries and subscriptions: any role. */
-export const readerProcedure = checked.meta({ role: "reader" });
+export const readerProcedure = inRoom.meta({ role: "reader" });
 /** Mutations of app data: writer or admin. */
-export const writerProcedure = checked.meta({ role: "writer" });
+export const writerProcedure = inRoom.meta({ role: "writer" });
 /** Administration: admin only. */
-export const adminProcedure = checked.meta({ role: "admin" });
+export const adminProcedure = inRoom.meta({ role: "admin" });
 /** Analytics (read-only SQL): admin, or any role whose token carries the `analytics` grant. */
-export const analyticsProcedure = checked.meta({ role: "admin", grant: "analytics" });
+export const analyticsProcedure = inRoom.meta({ role: "admin", grant: "analytics" });
+/** Replica reads: any role, served in the room or, over HTTP, by the Worker from D1 (replica-procedures.ts). */
+export const replicaReadProcedure = checked.meta({ role: "reader", replica: true });

@@ -1,9 +1,12 @@
 /**
- * Procedure factories for live data, so each replicated table gets a change
- * feed and live queries cheaply. Also `committed()`, which stamps a mutation's
- * result with the seq it committed.
+ * Procedure builders for live data over any replicated table: a change feed
+ * (`changesProcedure`) and live queries (`liveProcedure`). Also `committed()`,
+ * which stamps a mutation's result with the seq it committed. Public: apps
+ * build their feeds and live queries with these (directly or through `crud`).
  */
+import { eq } from "drizzle-orm";
 import { z } from "zod";
+import type { AnyReplicatedTable } from "../../schema/define";
 import { changeFeed, liveQuery } from "../live/feeds";
 import type { RoomContext } from "./context";
 import { readerProcedure } from "./init";
@@ -12,26 +15,41 @@ import { readerProcedure } from "./init";
 export type Committed<T> = T & { seq: number };
 
 /** Stamps `value` with the room's current seq (call after the write). */
-export function committed<T extends object>(ctx: RoomContext, value: T): Committed<T> {
+export function committed<T extends object>(ctx: Pick<RoomContext, "live">, value: T): Committed<T> {
   return { ...value, seq: ctx.live.log.head() };
 }
 
-const feedInput = z.strictObject({ lastEventId: z.string().max(32).nullish() }).optional();
+/** `lastEventId`: the seq a resuming subscription last saw (set by the tRPC client on reconnect). */
+export const lastEventIdInput = z.string().max(32).nullish();
+
+const feedInput = z.strictObject({ lastEventId: lastEventIdInput }).optional();
+
+/** Reads one row of `table` by id in the room (null when it does not exist). */
+export function readRowById<T extends AnyReplicatedTable>(
+  ctx: Pick<RoomContext, "db">,
+  table: T,
+  id: number,
+): T["room"]["$inferSelect"] | null {
+  const idColumn = (table.room as unknown as { id: Parameters<typeof eq>[0] }).id;
+  return (ctx.db.select().from(table.room).where(eq(idColumn, id)).get() as T["room"]["$inferSelect"] | undefined) ?? null;
+}
 
 /**
  * `<table>.changes`: every insert, update and delete of `table` as tracked
- * events (id = seq). Resumes gap-free from `lastEventId`, or sends `resync`.
+ * events (id = seq), each with the row as it is now. Resumes gap-free from
+ * `lastEventId`, or sends `resync`.
  *
  * @example
- * changes: changesProcedure("tasks", (ctx, id) => ctx.tasks.get(id) ?? null),
+ * changes: changesProcedure(tasks),
  */
-export function changesProcedure<Row>(table: string, readRow: (ctx: RoomContext, id: number) => Row | null) {
+export function changesProcedure<T extends AnyReplicatedTable>(table: T) {
+  type Row = T["room"]["$inferSelect"];
   return readerProcedure.input(feedInput).subscription(({ ctx, input, signal }) =>
     changeFeed<Row>({
       log: ctx.live.log,
       hub: ctx.live.hub,
-      table,
-      readRow: (id) => readRow(ctx, id),
+      table: table.name,
+      readRow: (id) => readRowById(ctx, table, id),
       lastEventId: input?.lastEventId,
       signal: signal ?? new AbortController().signal,
     }),
@@ -41,18 +59,22 @@ export function changesProcedure<Row>(table: string, readRow: (ctx: RoomContext,
 /**
  * A live query: `run(ctx, input)` now, and again after each commit touching
  * `tables`. `input` must accept `lastEventId` (set by the client on resume).
+ *
+ * @example
+ * live: liveProcedure([tasks], z.object({ lastEventId: lastEventIdInput }), (ctx) => ctx.db.select().from(tasks.room).all()),
  */
 export function liveProcedure<TSchema extends z.ZodType<{ lastEventId?: string | null | undefined }>, Result>(
-  tables: readonly string[],
+  tables: readonly (AnyReplicatedTable | string)[],
   input: TSchema,
   run: (ctx: RoomContext, input: z.output<TSchema>) => Result,
 ) {
+  const names = tables.map((table) => (typeof table === "string" ? table : table.name));
   return readerProcedure.input(input).subscription(({ ctx, input, signal }) => {
     const parsed = input as z.output<TSchema>;
     return liveQuery<Result>({
       log: ctx.live.log,
       hub: ctx.live.hub,
-      tables,
+      tables: names,
       run: () => run(ctx, parsed),
       lastEventId: parsed.lastEventId,
       signal: signal ?? new AbortController().signal,

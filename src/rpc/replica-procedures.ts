@@ -1,14 +1,15 @@
 /**
- * Replica reads: procedures that the Worker serves from the D1 replica (never
- * touching the room) and that any transport reaching the room serves from the
- * room itself. A read may pass `minSeq` — the seq its own write returned — and
- * falls back to the room when the replica is behind or D1 fails. Every answer
- * says where it came from and at which seq.
+ * Replica reads: a read written once, against a `TableReader`, that the Worker
+ * serves from the D1 replica over HTTP (never waking the room) and the room
+ * serves from its own SQLite on every other transport. A read may pass
+ * `minSeq` — the seq its own write returned — and falls back to the room when
+ * the replica is behind that seq, behind the code's schema, or D1 fails. Every
+ * answer says where it came from and at which seq. Public: apps build theirs
+ * with `replicaProcedure` (or get list/get from `crud`).
  */
 import { z } from "zod";
-import type { RoomScope } from "../replica/room-scope";
-import type { RoomContext } from "./context";
-import { readerProcedure } from "./init";
+import { roomReader, type TableReader } from "../replica/table-reader";
+import { replicaReadProcedure } from "./init";
 
 /** Where a replica read was served, at which seq, and the data. */
 export interface ReplicaResult<T> {
@@ -18,46 +19,36 @@ export interface ReplicaResult<T> {
   data: T;
 }
 
-/** Set in the Worker: the room's replica rows, and a way to run a read in the room instead. */
-export interface ReplicaAccess {
-  scope: RoomScope;
-  /** Runs the same procedure in the room (the fallback). */
-  inRoom(path: string, input: unknown): Promise<unknown>;
-}
-
 const minSeq = z.number().int().min(0).optional();
 
 /**
  * A read served from the D1 replica by the Worker, or from the room otherwise.
- * `input` is extended with `minSeq`.
+ * `input` is extended with `minSeq`. The reader adds the room scope itself.
  *
  * @example
- * list: replicaProcedure(listTasksInput, {
- *   replica: (scope, input) => scope.rows(replicaTasks, { … }),
- *   room: (ctx, input) => ctx.tasks.list(input),
- * }),
+ * list: replicaProcedure(z.object({ status: z.enum(TASK_STATUSES).optional() }), (reader, input) =>
+ *   reader.rows(tasks, { where: (t) => (input.status ? eq(t.status, input.status) : undefined), orderBy: (t) => [asc(t.id)] }),
+ * ),
  */
 export function replicaProcedure<TSchema extends z.ZodObject, T>(
   input: TSchema,
-  read: {
-    replica: (scope: RoomScope, input: z.output<TSchema>) => Promise<T>;
-    room: (ctx: RoomContext, input: z.output<TSchema>) => T;
-  },
+  read: (reader: TableReader, input: z.output<TSchema>) => Promise<T>,
 ) {
   // `prefault`: a call without input parses `{}`, so field defaults (e.g. `limit`) apply.
-  return readerProcedure.input(input.extend({ minSeq }).prefault({})).query(async ({ ctx, input, path }): Promise<ReplicaResult<T>> => {
-    const { minSeq: wanted, ...rest } = input as z.output<TSchema> & { minSeq?: number };
-    const args = rest as z.output<TSchema>;
-    if (ctx.replicaAccess) {
-      try {
-        const seq = await ctx.replicaAccess.scope.watermark();
-        if (wanted === undefined || seq >= wanted)
-          return { source: "replica", seq, data: await read.replica(ctx.replicaAccess.scope, args) };
-      } catch (error) {
-        console.warn(`replica read ${path} failed; reading from the room`, error);
+  return replicaReadProcedure
+    .input(input.extend({ minSeq }).prefault({}))
+    .query(async ({ ctx, input, path }): Promise<ReplicaResult<T>> => {
+      const { minSeq: wanted, ...rest } = input as z.output<TSchema> & { minSeq?: number };
+      const args = rest as z.output<TSchema>;
+      if (ctx.kind === "replica") {
+        try {
+          const seq = await ctx.replica.watermark();
+          if (wanted === undefined || seq >= wanted) return { source: "replica", seq, data: await read(ctx.replica.reader, args) };
+        } catch (error) {
+          console.warn(`replica read ${path} failed; reading from the room`, error);
+        }
+        return (await ctx.replica.inRoom(path, input)) as ReplicaResult<T>;
       }
-      return (await ctx.replicaAccess.inRoom(path, input)) as ReplicaResult<T>;
-    }
-    return { source: "room", seq: ctx.live.log.head(), data: read.room(ctx, args) };
-  });
+      return { source: "room", seq: ctx.live.log.head(), data: await read(roomReader(ctx.db), args) };
+    });
 }

@@ -13,10 +13,11 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { TRPCError } from "@trpc/server";
 import type { z } from "zod";
-import { identitySchema, type Identity } from "../auth/identity";
+import { identitySchema, type Identity } from "../protocol/identity";
 import { SERVICE_IDENTITY_TTL_MS } from "../lib/limits";
 import { parseRoomName } from "../lib/room-name";
-import { errorResult, type DirectCallType } from "../rpc/direct-call";
+import type { DirectCallType } from "../protocol/direct-call";
+import { errorResult } from "../transport/direct-call";
 import { loadServicePolicy, readServicePolicyEnv, refuseServiceCall } from "./service-policy";
 
 const serviceIdentitySchema = identitySchema.extend({

@@ -6,7 +6,7 @@
  * Unset, bound Workers are fully trusted. A bad value fails closed.
  */
 import { TRPCError } from "@trpc/server";
-import { hasRole, ROLES, type Identity, type Role } from "../auth/identity";
+import { hasRole, ROLES, type Identity, type Role } from "../protocol/identity";
 import { roomMatches } from "../auth/room-pattern";
 import { stringSettings } from "../lib/env-settings";
 import type { RoomName } from "../lib/room-name";

@@ -1,9 +1,11 @@
 /**
  * Why read-only SQL refuses a request: one error type whose `reason` comes
  * from a const table that also names the tRPC code the router answers with.
- * Thrown anywhere in src/sql/; converted to a TRPCError by src/rpc/sql-router.ts.
+ * Thrown anywhere in src/sql/; converted to a TRPCError by the domain-error
+ * middleware of src/rpc/init.ts.
  */
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server";
+import { CodedError } from "../lib/coded-error";
 
 /** Every refusal reason and the error code a client sees for it. */
 export const SQL_REFUSALS = {
@@ -34,7 +36,7 @@ export const SQL_REFUSALS = {
 export type SqlRefusalReason = keyof typeof SQL_REFUSALS;
 
 /** A refused read-only SQL request. The message says what was refused and why, for a human. */
-export class SqlRefused extends Error {
+export class SqlRefused extends CodedError {
   override readonly name = "SqlRefused";
 
   constructor(

@@ -7,7 +7,6 @@
  * from the log before it is replicated, and a full resync repairs any gap.
  * Receives the room's SqlStorage, the change log and the D1 binding.
  */
-import { REPLICATED_TABLES } from "../../schema/replicated";
 import {
   MAX_UNREPLICATED_CHANGES,
   REPLICATION_WINDOW_MS,
@@ -64,7 +63,15 @@ export interface SyncOutcome {
   elapsedMs: number;
 }
 
-const TABLES: readonly string[] = REPLICATED_TABLES.map((table) => table.name);
+/**
+ * Longest wait before retrying a push that failed because the replica lacks a
+ * table or column (its D1 migrations not applied yet): short, so replication
+ * resumes within seconds of `wrangler d1 migrations apply`.
+ */
+export const SYNC_SCHEMA_RETRY_MS = 5_000;
+
+/** D1's errors when the replica is behind the room's schema. */
+const SCHEMA_ERROR = /no such table|no such column|has no column named|no column named/i;
 
 export class SyncEngine {
   #state: SyncState;
@@ -79,6 +86,8 @@ export class SyncEngine {
     private readonly sql: SqlStorage,
     private readonly log: ChangeLog,
     private readonly db: D1Database,
+    /** Names of the replicated tables (the app's and the engine's). */
+    private readonly tables: readonly string[],
     private readonly now: () => number = Date.now,
   ) {
     this.sql.exec("INSERT OR IGNORE INTO _sync_status (id) VALUES (1)");
@@ -91,6 +100,15 @@ export class SyncEngine {
     if (this.#state.room === room) return;
     if (this.#state.room !== null) throw new Error(`room is "${this.#state.room}", not "${room}"`);
     this.#update({ room });
+  }
+
+  /**
+   * Marks the next push as a full resync, without running it: after the room's
+   * schema changed (a migration may rebuild a table without logging its rows).
+   */
+  requireFullResync(): void {
+    this.#update({ needs_full_resync: 1 });
+    this.#pendingSince ??= this.now();
   }
 
   /** The oldest seq the change log must keep for replication (used by log retention). */
@@ -191,7 +209,8 @@ export class SyncEngine {
       return outcome;
     } catch (error) {
       const failures = this.#state.consecutive_failures + 1;
-      const backoff = Math.min(SYNC_BACKOFF_BASE_MS * 2 ** (failures - 1), SYNC_BACKOFF_MAX_MS);
+      const behindSchema = SCHEMA_ERROR.test(error instanceof Error ? error.message : String(error));
+      const backoff = Math.min(SYNC_BACKOFF_BASE_MS * 2 ** (failures - 1), behindSchema ? SYNC_SCHEMA_RETRY_MS : SYNC_BACKOFF_MAX_MS);
       this.#update({
         sync_errors: this.#state.sync_errors + 1,
         consecutive_failures: failures,
@@ -221,7 +240,7 @@ export class SyncEngine {
     let upserted = 0;
     let deleted = 0;
     for (const [table, rows] of touched) {
-      if (!TABLES.includes(table)) continue;
+      if (!this.tables.includes(table)) continue;
       const set = this.#rows(table, [...rows.keys()]);
       const present = new Set(set.rows.map((row) => row[set.columns.indexOf("id")] as number));
       const gone = [...rows.keys()].filter((id) => !present.has(id));
@@ -247,7 +266,7 @@ export class SyncEngine {
     let upserted = 0;
     let deleted = 0;
     let statements = 0;
-    for (const table of TABLES) {
+    for (const table of this.tables) {
       for (let after = 0; ;) {
         const set = this.#page(table, after);
         if (set.rows.length === 0) break;

@@ -8,10 +8,10 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from "@trpc/client";
 import { performance } from "node:perf_hooks";
 import superjson from "superjson";
-import type { Role } from "../../src/auth/identity";
+import type { Role } from "../../src/protocol/identity";
 import { signRoomToken } from "../../src/auth/tokens";
 import { closeRoomClient, createRoomClient, roomSocketUrl, type RoomClient } from "../../src/client";
-import type { AppRouter } from "../../src/rpc/router";
+import type { AppRouter } from "../../src/app";
 import type { Results } from "./results";
 import { counters, type WebSocketClass } from "./sockets";
 import { percentiles, type Percentiles } from "./stats";
@@ -96,9 +96,9 @@ export class BenchContext {
     room: string,
     path: "direct" | "proxy",
     extra: { keepAliveMs?: number; role?: Role; sub?: string } = {},
-  ): Promise<RoomClient> {
+  ): Promise<RoomClient<AppRouter>> {
     const token = await this.token(room, extra.role ?? "writer", extra.sub ?? "bench");
-    const client = createRoomClient({
+    const client = createRoomClient<AppRouter>({
       url: this.base(this.product, path),
       room,
       token,

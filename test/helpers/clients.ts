@@ -2,9 +2,10 @@
 import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import { env, SELF } from "cloudflare:test";
 import superjson from "superjson";
-import type { Grant, Role } from "../../src/auth/identity";
+import type { Grant, Role } from "../../src/protocol/identity";
 import { signRoomToken } from "../../src/auth/tokens";
-import { closeRoomClient, createRoomClient, type AppRouter, type RoomClient } from "../../src/client";
+import { closeRoomClient, createRoomClient, type RoomClient } from "../../src/client";
+import type { AppRouter } from "../../src/app";
 import { WorkerWebSocket } from "./worker-socket";
 
 let counter = 0;
@@ -18,7 +19,7 @@ export function tokenFor(room: string, role: Role = "writer", sub = "alice", ttl
   return signRoomToken({ sub, room, role, ttlSeconds, ...(grants ? { grants } : {}) }, env.AUTH_SECRET);
 }
 
-const open: RoomClient[] = [];
+const open: RoomClient<AppRouter>[] = [];
 const stock: { close(): Promise<void> }[] = [];
 
 /** A `createRoomClient` client of `room`, closed after each test via `closeClients`. */
@@ -27,10 +28,10 @@ export async function clientFor(
   role: Role = "writer",
   sub = "alice",
   extra: { connectionParams?: Record<string, string>; grants?: Grant[] } = {},
-): Promise<RoomClient> {
+): Promise<RoomClient<AppRouter>> {
   const { grants, ...options } = extra;
   const token = await tokenFor(room, role, sub, 3600, grants);
-  const client = createRoomClient({
+  const client = createRoomClient<AppRouter>({
     url: "http://example.com",
     room,
     token,
@@ -46,7 +47,7 @@ export async function clientFor(
  * The unmodified stock client (`createWSClient` + `wsLink` from @trpc/client),
  * typed by AppRouter, as a third-party app would use it.
  */
-export async function stockClientFor(room: string, role: Role = "writer", sub = "alice"): Promise<RoomClient> {
+export async function stockClientFor(room: string, role: Role = "writer", sub = "alice"): Promise<RoomClient<AppRouter>> {
   const token = await tokenFor(room, role, sub);
   const wsClient = createWSClient({
     url: `ws://example.com/rooms/${room}/ws?token=${token}`,

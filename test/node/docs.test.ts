@@ -6,8 +6,11 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { appRouter } from "../../src/rpc/router";
-import { SEED_METHODS } from "../../src/rpc/seed-protocol";
+import { app } from "../../src/app";
+import { seedConfig } from "../../src/transport/seed-protocol";
+
+const appRouter = app.router;
+const SEED_METHODS = seedConfig(app.seedMethods, []).methods;
 
 const root = resolve(import.meta.dirname, "../..");
 const readme = () => readFile(resolve(root, "README.md"), "utf8");

@@ -28,18 +28,28 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Runs drizzle-kit generate into a copy of the committed folder; returns the
- * files it added and what it printed. drizzle-kit exits 0 even when it fails,
- * so callers assert on its output too.
+ * Runs drizzle-kit generate for an app schema module into a copy of the
+ * committed folder, through a config made like the project's own
+ * (appDrizzleConfig); returns the files it added and what it printed.
+ * drizzle-kit exits 0 even when it fails, so callers assert on its output too.
  */
-async function generate(target: "room" | "replica", committed: string, schemaDir = join(root, "schema")) {
+async function generate(target: "room" | "replica", committed: string, appModule = join(root, "schema/app.ts")) {
   const out = await scratch();
   await cp(join(root, committed), out, { recursive: true });
   const before = await listFiles(out);
-  const { stdout, stderr } = await run(drizzleKit, ["generate", "--config", "drizzle.config.ts"], {
+  const config = join(await scratch(), "drizzle.config.ts");
+  const folder = `./${relative(root, out)}`;
+  await writeFile(
+    config,
+    [
+      `import * as app from ${JSON.stringify(appModule.replace(/\.ts$/, ""))};`,
+      `import { appDrizzleConfig } from ${JSON.stringify(join(root, "schema/drizzle-config"))};`,
+      `export default appDrizzleConfig({ app, appModule: ${JSON.stringify(appModule)}, room: ${JSON.stringify(folder)}, replica: ${JSON.stringify(folder)} });`,
+    ].join("\n"),
+  );
+  const { stdout, stderr } = await run(drizzleKit, ["generate", "--config", config], {
     cwd: root,
-    // drizzle-kit wants paths relative to the config.
-    env: { ...process.env, DB_TARGET: target, DRIZZLE_OUT: relative(root, out), DRIZZLE_SCHEMA_DIR: `./${relative(root, schemaDir)}` },
+    env: { ...process.env, DB_TARGET: target },
   });
   const after = await listFiles(out);
   return { added: after.filter((file) => !before.includes(file)), output: stdout + stderr };
@@ -64,7 +74,7 @@ describe("generated migrations", () => {
       tasksFile,
       source.replace('title: text("title").notNull(),', 'title: text("title").notNull(),\n    color: text("color"),'),
     );
-    const { added, output } = await generate("room", "drizzle", schemaDir);
+    const { added, output } = await generate("room", "drizzle", join(schemaDir, "app.ts"));
     expect(output).not.toContain("Error");
     expect(added.filter((file) => file.endsWith(".sql"))).toHaveLength(1);
   });

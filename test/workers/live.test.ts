@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Task } from "../../src/client";
+import type { Task } from "../../schema";
 import { CHANGE_LOG_MAX_ENTRIES } from "../../src/lib/limits";
 import type { FeedEvent } from "../../src/live/feeds";
 import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";

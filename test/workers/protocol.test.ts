@@ -5,7 +5,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_SUBSCRIPTION_ID_CHARS,
   MAX_SUBSCRIPTION_INPUT_BYTES,
-} from "../../src/lib/limits";
+} from "../../src/protocol/wire-limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
 import { tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";

@@ -1,7 +1,7 @@
 import { createTRPCClient } from "@trpc/client";
 import superjson from "superjson";
 import { describe, expect, it } from "vitest";
-import type { AppRouter } from "../../src/client";
+import type { AppRouter } from "../../src/app";
 import { RoomConnection, roomLink } from "../../src/client/room-link";
 
 /** A socket that records what the link sends; the test plays the room. */

@@ -8,8 +8,10 @@ import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { TRPCClientError } from "@trpc/client";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
-import { createServiceClient, type AppRouter, type RoomServiceBinding, type ServiceIdentity, type Task } from "../../src/client";
-import type { Identity } from "../../src/auth/identity";
+import { createServiceClient, type RoomServiceBinding, type ServiceIdentity } from "../../src/client";
+import type { AppRouter } from "../../src/app";
+import type { Task } from "../../schema";
+import type { Identity } from "../../src/protocol/identity";
 import type { RoomName } from "../../src/lib/room-name";
 import type { FeedEvent } from "../../src/live/feeds";
 import { loadServicePolicy, refuseServiceCall } from "../../src/service/service-policy";
@@ -110,7 +112,7 @@ describe("the consumer Worker, through its service binding", () => {
 
 describe("createServiceClient", () => {
   it("returns the router's types, with Dates as Dates", async () => {
-    const client = createServiceClient(roomService, { room: uniqueRoom(), identity: writer });
+    const client = createServiceClient<AppRouter>(roomService, { room: uniqueRoom(), identity: writer });
     const task = await client.tasks.create.mutate({ title: "typed" });
     expectTypeOf(task).toEqualTypeOf<Task & { seq: number }>();
     expect(task.created_at).toBeInstanceOf(Date);
@@ -125,7 +127,7 @@ describe("createServiceClient", () => {
   });
 
   it("throws TRPCClientError with the tRPC code for validation errors and missing rows", async () => {
-    const client = createServiceClient(roomService, { room: uniqueRoom(), identity: writer });
+    const client = createServiceClient<AppRouter>(roomService, { room: uniqueRoom(), identity: writer });
     const invalid = await client.tasks.create.mutate({ title: "x".repeat(501) }).catch((error: unknown) => error);
     expect(invalid).toBeInstanceOf(TRPCClientError);
     expect((invalid as TRPCClientError<AppRouter>).data).toMatchObject({
@@ -142,31 +144,34 @@ describe("createServiceClient", () => {
 
   it("enforces roles and grants like a WebSocket call", async () => {
     const room = uniqueRoom();
-    const reader = createServiceClient(roomService, { room, identity: { sub: "dashboard", role: "reader" } });
+    const reader = createServiceClient<AppRouter>(roomService, { room, identity: { sub: "dashboard", role: "reader" } });
     await expect(reader.tasks.create.mutate({ title: "no" })).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
     await expect(reader.sql.query.query({ sql: "SELECT 1 AS one" })).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
-    const analyst = createServiceClient(roomService, { room, identity: { sub: "analyst", role: "reader", grants: ["analytics"] } });
+    const analyst = createServiceClient<AppRouter>(roomService, {
+      room,
+      identity: { sub: "analyst", role: "reader", grants: ["analytics"] },
+    });
     expect(await analyst.sql.query.query({ sql: "SELECT 1 AS one" })).toMatchObject({ columns: ["one"], rows: [[1]] });
   });
 
   it("refuses an expired identity with UNAUTHORIZED", async () => {
-    const client = createServiceClient(roomService, { room: uniqueRoom(), identity: { ...writer, expiresAt: Date.now() - 1 } });
+    const client = createServiceClient<AppRouter>(roomService, { room: uniqueRoom(), identity: { ...writer, expiresAt: Date.now() - 1 } });
     await expect(client.tasks.list.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
   });
 
   it("refuses a malformed identity, room or path with BAD_REQUEST before any procedure runs", async () => {
     const room = uniqueRoom();
-    const nobody = createServiceClient(roomService, { room, identity: { sub: "", role: "writer" } });
+    const nobody = createServiceClient<AppRouter>(roomService, { room, identity: { sub: "", role: "writer" } });
     await expect(nobody.tasks.list.query()).rejects.toMatchObject({
       data: { code: "BAD_REQUEST" },
       message: "the asserted identity is invalid: sub",
     });
-    const superuser = createServiceClient(roomService, { room, identity: { sub: "x", role: "root" as "admin" } });
+    const superuser = createServiceClient<AppRouter>(roomService, { room, identity: { sub: "x", role: "root" as "admin" } });
     await expect(superuser.tasks.list.query()).rejects.toMatchObject({
       data: { code: "BAD_REQUEST" },
       message: expect.stringContaining("role"),
     });
-    const badRoom = createServiceClient(roomService, { room: "../etc", identity: writer });
+    const badRoom = createServiceClient<AppRouter>(roomService, { room: "../etc", identity: writer });
     await expect(badRoom.tasks.list.query()).rejects.toMatchObject({ data: { code: "BAD_REQUEST" } });
 
     const raw = JSON.parse(await roomService.call(room, writer, "tasks.nope", "query")) as { ok: false; error: { data: { code: string } } };
@@ -179,7 +184,7 @@ describe("createServiceClient", () => {
   });
 
   it("refuses subscriptions: they need a WebSocket", async () => {
-    const client = createServiceClient(roomService, { room: uniqueRoom(), identity: writer });
+    const client = createServiceClient<AppRouter>(roomService, { room: uniqueRoom(), identity: writer });
     const failure = new Promise<unknown>((resolve) => client.tasks.changes.subscribe(undefined, { onError: resolve }));
     expect(await failure).toMatchObject({ message: expect.stringContaining("subscriptions need a WebSocket") });
     const raw = JSON.parse(await roomService.call(uniqueRoom(), writer, "tasks.changes", "subscription" as "query")) as object;

@@ -1,10 +1,10 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { TRPCClientError } from "@trpc/client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Role } from "../../src/auth/identity";
+import type { Role } from "../../src/protocol/identity";
 import { MAX_RECURSIVE_CTE_ROWS, MAX_SQL_CHARS, MAX_SQL_PARAMS, MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../../src/lib/limits";
 import { ReadOnlySql } from "../../src/sql/read-only-sql";
-import { READABLE_TABLES } from "../../src/sql/readable-tables";
+const READABLE_TABLES = ["tasks", "_debounced_state"];
 import { rolledBack } from "../../src/sql/rolled-back";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";

@@ -1,8 +1,8 @@
 import { env, evictDurableObject } from "cloudflare:test";
 import { TRPCClientError } from "@trpc/client";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
-import type { Task } from "../../src/client";
-import type { AppRouter } from "../../src/client";
+import type { Task } from "../../schema";
+import type { AppRouter } from "../../src/app";
 import { clientFor, closeClients, stockClientFor, uniqueRoom } from "../helpers/clients";
 
 afterEach(closeClients);

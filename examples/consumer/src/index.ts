@@ -11,7 +11,8 @@
  * `{ error: { code, message, issues } }` with the room's HTTP status.
  */
 import { TRPCClientError } from "@trpc/client";
-import { createServiceClient, type AppRouter, type ServiceIdentity } from "../../../src/client";
+import { createServiceClient, type ServiceIdentity } from "../../../src/client";
+import type { AppRouter } from "../../../src/app";
 import type { RoomService } from "../../../src/worker";
 
 /** This Worker's bindings. In its own repository, `wrangler types` generates the same (see the README). */
@@ -27,7 +28,7 @@ export default {
   async fetch(request, env): Promise<Response> {
     const url = new URL(request.url);
     const room = url.searchParams.get("room") ?? "demo";
-    const client = (identity: ServiceIdentity) => createServiceClient(env.NANOTYPE, { room, identity });
+    const client = (identity: ServiceIdentity) => createServiceClient<AppRouter>(env.NANOTYPE, { room, identity });
     try {
       if (url.pathname === "/tasks" && request.method === "GET") {
         const { items } = await client(READER).tasks.list.query({ limit: 200 });

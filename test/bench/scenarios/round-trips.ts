@@ -9,7 +9,7 @@
 import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import superjson from "superjson";
 import { closeRoomClient, createRoomClient } from "../../../src/client";
-import type { AppRouter } from "../../../src/rpc/router";
+import type { AppRouter } from "../../../src/app";
 import { runLatencyGroup, type BenchContext, type LatencyOp } from "../context";
 import { FrameSocket, TrpcSocket, type WebSocketClass } from "../sockets";
 
@@ -166,7 +166,7 @@ async function clientOnly(context: BenchContext, cannedCreate: string): Promise<
   const Fake = fakeWebSocketClass(cannedCreate);
   const stockWs = createWSClient({ url: "ws://fake.invalid", WebSocket: Fake });
   const stock = createTRPCClient<AppRouter>({ links: [wsLink({ client: stockWs, transformer: superjson })] });
-  const ours = createRoomClient({ url: "http://fake.invalid", room: "fake", token: "fake", WebSocket: Fake });
+  const ours = createRoomClient<AppRouter>({ url: "http://fake.invalid", room: "fake", token: "fake", WebSocket: Fake });
   const ops: LatencyOp[] = [
     {
       key: "stockMutation",

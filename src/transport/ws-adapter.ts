@@ -8,27 +8,16 @@
  * Every request of one frame runs in the same event, so a batched frame of
  * mutations shares one storage commit.
  */
-import {
-  callTRPCProcedure,
-  getErrorShape,
-  getTRPCErrorFromUnknown,
-  isTrackedEnvelope,
-  transformTRPCResponse,
-  TRPCError,
-  type AnyRouter,
-  type inferRouterContext,
-} from "@trpc/server";
-import { isObservable } from "@trpc/server/observable";
+import { getErrorShape, getTRPCErrorFromUnknown, isTrackedEnvelope, transformTRPCResponse, TRPCError, type AnyRouter } from "@trpc/server";
 import { parseTRPCMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
-import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES } from "../lib/limits";
 import { CLOSE_CODES } from "../protocol/close-codes";
-import { handleSeedFrame, isSeedFrame, seedSink } from "./seed-protocol";
+import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES } from "../protocol/wire-limits";
+import { callProcedure } from "./call-procedure";
+import { handleSeedFrame, isSeedFrame, seedSink, seedUnavailable, type SeedConfig } from "./seed-protocol";
 import { createSubscriptions, isPlainObject, type RequestId, type Sink, type StoredSubscription } from "./subscriptions";
 
-/** What the adapter needs to know about a socket; the room keeps it in the attachment. */
-export interface SocketSession<TContext> {
-  /** The procedure context for calls on this socket. */
-  context: TContext;
+/** What the adapter reads of a socket (the room keeps it in the attachment; reading it is cheap). */
+export interface SocketState {
   /** True until the client's `connectionParams` frame arrives (`?connectionParams=1`). */
   awaitingConnectionParams: boolean;
   /** When the socket's credential expires (ms since the epoch). */
@@ -39,14 +28,20 @@ export interface SocketSession<TContext> {
 
 export interface WsAdapterOptions<TRouter extends AnyRouter> {
   router: TRouter;
-  /** Reads the socket's session; null when the attachment is unusable (the socket is then told to reconnect). */
-  session(ws: WebSocket): SocketSession<inferRouterContext<TRouter>> | null;
+  /** Reads the socket's state; null when the attachment is unusable (the socket is then told to reconnect). */
+  state(ws: WebSocket): SocketState | null;
+  /** The procedure context of calls on this socket (built only when a call runs). */
+  context(ws: WebSocket): unknown;
   /** Stores `connectionParams` sent by the client (informational; never changes identity). */
   saveConnectionParams(ws: WebSocket, params: Record<string, string> | null): void;
   /** Stores the socket's subscriptions (they survive hibernation). */
   saveSubscriptions(ws: WebSocket, subscriptions: StoredSubscription[]): void;
   /** The seq a resumed subscription continues from (the room's published seq). */
   resumeEventId(): string;
+  /** The app's seed-protocol methods and the tables whose change feeds seed clients may subscribe to. */
+  seed: SeedConfig;
+  /** Why the room cannot serve calls now (every request is answered with it), or null. */
+  unavailable?(): TRPCError | null;
   /** Called for errors worth logging (not for ordinary client errors). */
   onInternalError?(error: TRPCError, path: string | undefined): void;
 }
@@ -121,26 +116,13 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   const subscriptions = createSubscriptions({
     router,
     deserialize: (kind, input) => (kind === "trpc" ? transformer.input.deserialize(input) : input),
-    stored: (ws) => options.session(ws)?.subscriptions ?? [],
+    stored: (ws) => options.state(ws)?.subscriptions ?? [],
     store: options.saveSubscriptions,
     sink: (ws, subscription) => (subscription.kind === "trpc" ? trpcSink(ws, subscription) : seedSink(ws, subscription)),
     resumeEventId: options.resumeEventId,
   });
 
-  /** Runs a query or mutation for either protocol. */
-  function call(ctx: inferRouterContext<TRouter>, path: string, type: "query" | "mutation", input: unknown, batchIndex = 0) {
-    return callTRPCProcedure({
-      router,
-      path,
-      getRawInput: async () => input,
-      ctx,
-      type,
-      signal: undefined,
-      batchIndex,
-    });
-  }
-
-  async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: inferRouterContext<TRouter>): Promise<void> {
+  async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: unknown): Promise<void> {
     let message;
     try {
       message = parseTRPCMessage(raw, transformer);
@@ -166,10 +148,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     }
     const input = message.params.input;
     try {
-      const result = await call(ctx, path, type, input, batchIndex);
-      if (isAsyncIterable(result) || isObservable(result)) {
-        throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `${type} "${path}" returned a stream` });
-      }
+      const result = await callProcedure(router, { ctx, path, type, input, batchIndex });
       send(ws, { id, result: { type: "data", data: result } });
     } catch (cause) {
       sendError(ws, id, cause, { path, type, input, ctx });
@@ -192,7 +171,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         ws.close(CLOSE_CODES.frameTooLarge, `frame exceeds ${MAX_FRAME_BYTES} bytes`);
         return;
       }
-      const session = options.session(ws);
+      const session = options.state(ws);
       if (!session) {
         send(ws, { id: null, method: "reconnect" });
         ws.close(CLOSE_CODES.sessionInvalid, "session unreadable; reconnect");
@@ -211,11 +190,20 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         return;
       }
 
+      const unavailable = options.unavailable?.() ?? null;
+      if (unavailable) {
+        for (const request of Array.isArray(parsed) ? parsed : [parsed]) {
+          if (isSeedFrame(request)) seedUnavailable(ws, request, unavailable);
+          else sendError(ws, idOf(request), unavailable);
+        }
+        return;
+      }
+      const ctx = options.context(ws);
       if (isSeedFrame(parsed)) {
-        await handleSeedFrame(ws, parsed, {
-          call: (path, type, input) => call(session.context, path, type, input),
-          subscribe: (subscription) => subscriptions.start(ws, subscription, session.context, undefined, false),
-          subscribed: (id) => (options.session(ws)?.subscriptions ?? []).some((subscription) => subscription.id === id),
+        await handleSeedFrame(ws, parsed, options.seed, {
+          call: (path, type, input) => callProcedure(router, { ctx, path, type, input }),
+          subscribe: (subscription) => subscriptions.start(ws, subscription, ctx, undefined, false),
+          subscribed: (id) => (options.state(ws)?.subscriptions ?? []).some((subscription) => subscription.id === id),
           unsubscribe: (id) => subscriptions.stop(ws, id),
         });
         return;
@@ -242,13 +230,13 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         for (const request of requests) sendError(ws, idOf(request), problem);
         return;
       }
-      await Promise.all(requests.map((request, index) => handleTrpcRequest(ws, request, index, session.context)));
+      await Promise.all(requests.map((request, index) => handleTrpcRequest(ws, request, index, ctx)));
     },
 
     /** Re-creates a socket's stored subscriptions after the room woke up. */
     async resume(ws: WebSocket): Promise<void> {
-      const session = options.session(ws);
-      if (session && session.subscriptions.length > 0) await subscriptions.resume(ws, session.context);
+      const state = options.state(ws);
+      if (state && state.subscriptions.length > 0) await subscriptions.resume(ws, options.context(ws));
     },
 
     /** Releases the socket's subscriptions. Call from webSocketClose and webSocketError. */
@@ -282,10 +270,6 @@ function idOf(raw: unknown): RequestId | null {
   if (!isPlainObject(raw)) return null;
   const id = raw["id"];
   return typeof id === "number" || typeof id === "string" ? id : null;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
 
 function messageOf(cause: unknown): string {

@@ -6,8 +6,10 @@
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Task } from "../../schema";
-import { tasks } from "../../schema/room";
+import { tasks as taskTables } from "../../schema/tasks";
 import type { CreateTaskInput, ListTasksInput, UpdateTaskInput } from "./task-inputs";
+
+const tasks = taskTables.room;
 
 export interface TaskPage {
   items: Task[];
@@ -17,7 +19,7 @@ export interface TaskPage {
 
 export class TaskStore {
   constructor(
-    private readonly db: DrizzleSqliteDODatabase<Record<string, never>>,
+    private readonly db: DrizzleSqliteDODatabase<{ tasks: typeof tasks }>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 

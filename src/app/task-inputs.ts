@@ -3,6 +3,7 @@
  * from schema/; limits from lib/limits. Error messages name the field.
  */
 import { z } from "zod";
+import { lastEventIdInput } from "../rpc/live-procedures";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../../schema/tasks";
 import {
   DEFAULT_LIVE_LIMIT,
@@ -75,11 +76,7 @@ export const listTasksFields = z.strictObject({
 
 export const listTasksInput = listTasksFields.default({ limit: DEFAULT_PAGE_SIZE });
 
-/** `lastEventId`: the seq a resuming subscription last saw (set by the tRPC client on reconnect). */
-const lastEventId = z.string().max(32).nullish();
-
-/** Input of `tasks.changes`. */
-export const taskChangesInput = z.strictObject({ lastEventId }).optional();
+const lastEventId = lastEventIdInput;
 
 /** Input of `tasks.live`: the first `limit` tasks by id, optionally of one status. */
 export const liveTasksInput = z

@@ -1,10 +1,14 @@
 /**
- * Internal room tables. `_changes` is the per-room change log: one row per
- * insert, update or delete on a replicated table, written by triggers in the
- * same transaction as the write (see src/live/change-log.ts). Never replicated,
- * never readable through read-only SQL.
+ * The engine's own tables, beside every app's. In the room: `_changes` (the
+ * per-room change log: one row per insert, update or delete on a replicated
+ * table, written by triggers in the same transaction as the write, see
+ * src/live/change-log.ts; never replicated, never readable through read-only
+ * SQL), `_sync_status`, and the debounced writer's replicated
+ * `_debounced_state`. In the D1 replica: `_replica_state` and the twin of
+ * `_debounced_state`. `schemaTargets` (schema/targets.ts) adds them to the app's.
  */
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+export { debouncedState } from "./debounced-state";
 
 /** The operations the change log records. */
 export const CHANGE_OPS = ["insert", "update", "delete"] as const;
@@ -41,4 +45,11 @@ export const syncStatus = sqliteTable("_sync_status", {
   last_attempt_at: integer("last_attempt_at"),
   next_attempt_at: integer("next_attempt_at"),
   last_error: text("last_error"),
+});
+
+/** Per room: the last room seq fully applied to this replica (written in the same batch as the rows). */
+export const replicaState = sqliteTable("_replica_state", {
+  room_id: text("room_id").primaryKey(),
+  seq: integer("seq").notNull(),
+  synced_at: integer("synced_at").notNull(),
 });

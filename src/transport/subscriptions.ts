@@ -5,9 +5,9 @@
  * from where the room's log stands, so clients notice nothing. Used by the
  * tRPC and seed-protocol adapters; `Sink` decides how events are framed.
  */
-import { callTRPCProcedure, getTRPCErrorFromUnknown, TRPCError, type AnyRouter, type inferRouterContext } from "@trpc/server";
+import { callTRPCProcedure, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server";
 import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
-import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../lib/limits";
+import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../protocol/wire-limits";
 
 export type RequestId = number | string;
 
@@ -96,7 +96,7 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
   async function start(
     ws: WebSocket,
     subscription: StoredSubscription,
-    ctx: inferRouterContext<TRouter>,
+    ctx: unknown,
     lastEventId: string | undefined,
     resumed: boolean,
   ): Promise<void> {
@@ -187,7 +187,7 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     },
 
     /** Re-creates the stored subscriptions of a socket after the room woke up. */
-    async resume(ws: WebSocket, ctx: inferRouterContext<TRouter>): Promise<void> {
+    async resume(ws: WebSocket, ctx: unknown): Promise<void> {
       const eventId = options.resumeEventId();
       await Promise.all(
         options

@@ -7,19 +7,12 @@
  */
 import { getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
 import { z, ZodError } from "zod";
-import { REPLICATED_TABLES } from "../../schema/replicated";
 import type { FeedEvent } from "../live/feeds";
-import type { PresenceWatchEvent } from "./presence-router";
+import type { PresenceWatchEvent } from "../rpc/presence-router";
 import type { RequestId, Sink, StoredSubscription } from "./subscriptions";
 
-/** Seed method → tRPC procedure. Later capabilities add their methods here. */
-export const SEED_METHODS = {
-  createTask: { path: "tasks.create", type: "mutation" },
-  listTasks: { path: "tasks.list", type: "query" },
-  getTask: { path: "tasks.get", type: "query" },
-  updateTask: { path: "tasks.update", type: "mutation" },
-  completeTask: { path: "tasks.complete", type: "mutation" },
-  deleteTask: { path: "tasks.delete", type: "mutation" },
+/** The engine's seed methods → tRPC procedures (an app adds its own through `defineApp`'s `seedMethods`). */
+export const ENGINE_SEED_METHODS = {
   setCursor: { path: "presence.setCursor", type: "mutation" },
   getCursors: { path: "presence.getCursors", type: "query" },
   setPresence: { path: "presence.setPresence", type: "mutation" },
@@ -32,7 +25,26 @@ export const SEED_METHODS = {
   forceSyncAll: { path: "sync.forceSyncAll", type: "mutation" },
 } as const satisfies Record<string, { path: string; type: "query" | "mutation" }>;
 
-export type SeedMethod = keyof typeof SEED_METHODS;
+/** A seed method's procedure. */
+export interface SeedTarget {
+  path: string;
+  type: "query" | "mutation";
+}
+
+/** What the seed protocol serves in one app: its methods (the engine's and the app's) and the tables seed clients may subscribe to. */
+export interface SeedConfig {
+  methods: Readonly<Record<string, SeedTarget>>;
+  /** Tables with a `<table>.changes` feed. */
+  tables: ReadonlySet<string>;
+}
+
+/** The seed configuration of an app: the engine's methods plus `appMethods` (which may not redefine them). */
+export function seedConfig(appMethods: Readonly<Record<string, SeedTarget>>, tables: Iterable<string>): SeedConfig {
+  for (const method of Object.keys(appMethods)) {
+    if (Object.hasOwn(ENGINE_SEED_METHODS, method)) throw new Error(`seed method "${method}" is the engine's; pick another name`);
+  }
+  return { methods: { ...ENGINE_SEED_METHODS, ...appMethods }, tables: new Set(tables) };
+}
 
 const requestId = z.union([z.string().max(128), z.number()]).optional();
 const table = z.string().max(64);
@@ -110,14 +122,18 @@ export function seedError(cause: unknown): SeedError {
   return { code: error.code, message: error.message };
 }
 
-const TABLES = new Set<string>(REPLICATED_TABLES.map((definition) => definition.name));
-
 const seedId = (tableName: string) => `seed:${tableName}`;
 
 /** Every seed-protocol socket gets cursor and presence pushes through this subscription. */
 const MEMORY_SUBSCRIPTION: StoredSubscription = { id: "seed:memory", path: "presence.watch", kind: "seed" };
 
-export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown>, api: SeedApi): Promise<void> {
+/** Answers a seed frame when the room cannot serve calls. */
+export function seedUnavailable(ws: WebSocket, raw: Record<string, unknown>, error: TRPCError): void {
+  const requestId = typeof raw["requestId"] === "string" || typeof raw["requestId"] === "number" ? (raw["requestId"] as RequestId) : null;
+  send(ws, { type: "error", requestId, error: { code: error.code, message: error.message } });
+}
+
+export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown>, config: SeedConfig, api: SeedApi): Promise<void> {
   const echoed = typeof raw["requestId"] === "string" || typeof raw["requestId"] === "number" ? (raw["requestId"] as RequestId) : null;
   const parsed = seedFrame.safeParse(raw);
   if (!parsed.success) {
@@ -145,13 +161,13 @@ export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown
       send(ws, frame.requestId === undefined ? { type: "pong" } : { type: "pong", requestId: frame.requestId });
       return;
     case "rpc": {
-      const target = Object.hasOwn(SEED_METHODS, frame.method) ? SEED_METHODS[frame.method as SeedMethod] : undefined;
+      const target = Object.hasOwn(config.methods, frame.method) ? config.methods[frame.method] : undefined;
       if (!target) {
         send(ws, {
           type: "rpc_error",
           method: frame.method,
           requestId: id,
-          error: { code: "UNKNOWN_METHOD", message: `unknown method "${frame.method}"; known: ${Object.keys(SEED_METHODS).join(", ")}` },
+          error: { code: "UNKNOWN_METHOD", message: `unknown method "${frame.method}"; known: ${Object.keys(config.methods).join(", ")}` },
         });
         return;
       }
@@ -164,12 +180,12 @@ export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown
       return;
     }
     case "subscribe": {
-      if (!TABLES.has(frame.table)) {
+      if (!config.tables.has(frame.table)) {
         send(ws, {
           type: "rpc_error",
           method: "subscribe",
           requestId: id,
-          error: { code: "NOT_FOUND", message: `no table "${frame.table}"; known: ${[...TABLES].join(", ")}`, field: "table" },
+          error: { code: "NOT_FOUND", message: `no table "${frame.table}"; known: ${[...config.tables].join(", ")}`, field: "table" },
         });
         return;
       }
