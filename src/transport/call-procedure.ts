@@ -1,11 +1,12 @@
 /**
  * The one call path into a room's router, for every transport (WebSocket
  * frames, seed frames, direct calls, the Worker's replica reads): runs a query
- * or mutation and refuses a stream where a value was expected. Also the one
+ * or mutation and refuses a stream where a value was expected, or starts a
+ * subscription and refuses anything but a stream. Also the one
  * place that reads tRPC's router internals (`_def`), as `proceduresOf`.
  */
 import { callTRPCProcedure, TRPCError, type AnyProcedure, type AnyRouter } from "@trpc/server";
-import { isObservable } from "@trpc/server/observable";
+import { isObservable, type Observable } from "@trpc/server/observable";
 import type { ProcedureMeta } from "../rpc/init";
 
 export type CallType = "query" | "mutation";
@@ -28,6 +29,25 @@ export async function callProcedure<TRouter extends AnyRouter>(
     throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `${call.type} "${call.path}" returned a stream` });
   }
   return result;
+}
+
+/** Starts subscription `path` of `router` with `ctx`; returns its stream (an async iterable or observable). */
+export async function subscribeProcedure<TRouter extends AnyRouter>(
+  router: TRouter,
+  call: { ctx: unknown; path: string; input: unknown; signal: AbortSignal },
+): Promise<AsyncIterable<unknown> | Observable<unknown, unknown>> {
+  const result = await callTRPCProcedure({
+    router,
+    path: call.path,
+    getRawInput: async () => call.input,
+    ctx: call.ctx,
+    type: "subscription",
+    signal: call.signal,
+    batchIndex: 0,
+  });
+  if (isObservable(result)) return result;
+  if (typeof result === "object" && result !== null && Symbol.asyncIterator in result) return result as AsyncIterable<unknown>;
+  throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `subscription "${call.path}" returned no stream` });
 }
 
 /** A procedure as the transports need to know it: its type and metadata. */

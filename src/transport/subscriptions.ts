@@ -5,8 +5,9 @@
  * from where the room's log stands, so clients notice nothing. Used by the
  * tRPC and seed-protocol adapters; `Sink` decides how events are framed.
  */
-import { callTRPCProcedure, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server";
+import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server";
 import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
+import { subscribeProcedure } from "./call-procedure";
 import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../protocol/wire-limits";
 
 export type RequestId = number | string;
@@ -111,24 +112,13 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     const abort = new AbortController();
     liveOf(ws).set(subscription.id, abort);
     let input: unknown;
-    let result: unknown;
+    let result: Awaited<ReturnType<typeof subscribeProcedure>>;
     try {
       input = options.deserialize(subscription.kind, subscription.input);
       if (lastEventId !== undefined) {
         input = isPlainObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
       }
-      result = await callTRPCProcedure({
-        router: options.router,
-        path: subscription.path,
-        getRawInput: async () => input,
-        ctx,
-        type: "subscription",
-        signal: abort.signal,
-        batchIndex: 0,
-      });
-      if (!isAsyncIterable(result) && !isObservable(result)) {
-        throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `subscription "${subscription.path}" returned no stream` });
-      }
+      result = await subscribeProcedure(options.router, { ctx, path: subscription.path, input, signal: abort.signal });
       // Throws when the socket's attachment would exceed its size limit.
       if (!resumed) options.store(ws, [...options.stored(ws), subscription]);
     } catch (cause) {
@@ -229,8 +219,4 @@ function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promis
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }

@@ -12,6 +12,7 @@ import { getErrorShape, getTRPCErrorFromUnknown, isTrackedEnvelope, transformTRP
 import { parseTRPCMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
 import { CLOSE_CODES } from "../protocol/close-codes";
 import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES } from "../protocol/wire-limits";
+import { rootConfig } from "../rpc/init";
 import { callProcedure } from "./call-procedure";
 import { handleSeedFrame, isSeedFrame, seedSink, seedUnavailable, type SeedConfig } from "./seed-protocol";
 import { createSubscriptions, isPlainObject, type RequestId, type Sink, type StoredSubscription } from "./subscriptions";
@@ -48,7 +49,7 @@ export interface WsAdapterOptions<TRouter extends AnyRouter> {
 
 export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOptions<TRouter>) {
   const { router } = options;
-  const config = router._def._config;
+  const config = rootConfig;
   const encoder = new TextEncoder();
   // A hand-written frame may omit `input` for procedures that take none.
   const transformer = {
@@ -75,7 +76,14 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   ): void {
     const error = getTRPCErrorFromUnknown(cause);
     if (error.code === "INTERNAL_SERVER_ERROR") options.onInternalError?.(error, call.path);
-    const shape = getErrorShape({ config, error, type: call.type ?? "unknown", path: call.path, input: call.input, ctx: call.ctx });
+    const shape = getErrorShape({
+      config,
+      error,
+      type: call.type ?? "unknown",
+      path: call.path,
+      input: call.input,
+      ctx: call.ctx as never,
+    });
     send(ws, { id, error: shape });
   }
 
