@@ -41,6 +41,11 @@ import { applyRoomMigrations, verifyRoomSchema } from "./room-migrations";
 /** A room: a Durable Object that also answers direct calls (Workers RPC). */
 export interface RoomObject extends DurableObject<Env> {
   call(request: DirectCall): Promise<string>;
+  fetch(request: Request): Promise<Response>;
+  webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void>;
+  webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void>;
+  webSocketError(ws: WebSocket): Promise<void>;
+  alarm(): Promise<void>;
 }
 
 /** The Room class `createRoomClass` makes. */

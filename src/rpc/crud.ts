@@ -9,7 +9,7 @@
  */
 import { TRPCError } from "@trpc/server";
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
-import { createInsertSchema, createUpdateSchema } from "drizzle-zod";
+import { createInsertSchema, createUpdateSchema, type BuildRefine } from "drizzle-zod";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
 import type { AnyReplicatedTable } from "../../schema/define";
@@ -32,8 +32,11 @@ export interface CrudOptions<T extends AnyReplicatedTable, TServer extends Colum
     create?: (ctx: RoomContext) => Partial<Insert<T>>;
     update?: (ctx: RoomContext, current: RowOf<T>) => Partial<Insert<T>>;
   };
-  /** Per-field overrides of the derived validation, e.g. `{ title: (s) => s.min(1).max(200) }` (drizzle-zod refinements). */
-  fields?: Record<string, z.ZodType | ((schema: z.ZodType) => z.ZodType)>;
+  /**
+   * Per-field overrides of the derived validation (drizzle-zod refinements): a
+   * schema, or a function of the derived one, e.g. `{ title: (s) => s.min(1).max(200) }`.
+   */
+  fields?: BuildRefine<T["room"]["_"]["columns"], undefined>;
   /** Columns `list` and `live` may filter on by equality. */
   filters?: readonly TFilter[];
   /** The least role that may create, update and delete (default writer). Reads need `reader`. */
@@ -77,11 +80,9 @@ export function crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> 
   const refine = (options.fields ?? {}) as never;
   const createInput = createInsertSchema(table.room, refine).omit(omit).strict() as unknown as z.ZodType<CreateInput>;
   const updateFields = createUpdateSchema(table.room, refine).omit(omit).strict();
-  const updateInput = updateFields
-    .extend({ id })
-    .refine((input) => Object.keys(input).some((key) => key !== "id"), {
-      error: "update needs at least one field besides id",
-    }) as unknown as z.ZodType<UpdateInput>;
+  const updateInput = updateFields.extend({ id }).refine((input) => Object.keys(input).some((key) => key !== "id"), {
+    error: "update needs at least one field besides id",
+  }) as unknown as z.ZodType<UpdateInput>;
 
   const limits = {
     defaultPage: DEFAULT_PAGE_SIZE,
