@@ -71,11 +71,11 @@ export function liveProcedure<TSchema extends z.ZodType<{ lastEventId?: string |
   const names = tables.map((table) => (typeof table === "string" ? table : table.name));
   return readerProcedure.input(input).subscription(({ ctx, input, signal }) => {
     const parsed = input as z.output<TSchema>;
-    return liveQuery<Result>({
+    return liveQuery<Awaited<Result>>({
       log: ctx.live.log,
       hub: ctx.live.hub,
       tables: names,
-      run: () => run(ctx, parsed),
+      run: () => run(ctx, parsed) as Awaited<Result> | Promise<Awaited<Result>>,
       lastEventId: parsed.lastEventId,
       signal: signal ?? new AbortController().signal,
     });
