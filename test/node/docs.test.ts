@@ -1,49 +1,174 @@
 /**
- * The README is part of the product: its role table must list exactly the
- * router's procedures with their declared roles, and its quick-start example
- * must be the compiled examples/node-client.ts.
+ * The docs are part of the product: each table of procedures or seed methods
+ * lists exactly what its own source serves, with the roles it enforces — the
+ * README the engine's (`engineRouters`, ENGINE_SEED_METHODS), the task board's
+ * page docs/task-board.md the example app's — so an app of yours needs no edit
+ * of nanotypeDB's docs. Procedures named in the docs exist, the wire limits and
+ * the compatibility date the docs quote are the code's, and the README's
+ * quick-start example is the compiled examples/node-client.ts.
  */
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
-import { seedConfig } from "../../src/transport/seed-protocol";
-
-const appRouter = app.router;
-const SEED_METHODS = seedConfig(app.seedMethods, []).methods;
+import * as wire from "../../src/protocol/wire-limits";
+import { engineRouters, ENGINE_NAMESPACES } from "../../src/rpc/engine-router";
+import { router } from "../../src/rpc/init";
+import { proceduresOf, type ProcedureInfo } from "../../src/transport/call-procedure";
+import { ENGINE_SEED_METHODS } from "../../src/transport/seed-protocol";
 
 const root = resolve(import.meta.dirname, "../..");
-const readme = () => readFile(resolve(root, "README.md"), "utf8");
+const read = (path: string) => readFile(resolve(root, path), "utf8");
 
-interface ProcedureDef {
-  _def: { type: string; meta?: { role?: string } };
+const engineProcedures = proceduresOf(router(engineRouters));
+const allProcedures = proceduresOf(app.router);
+/** The task board's own procedures: every path outside the engine's namespaces. */
+const appProcedures = new Map(
+  [...allProcedures].filter(([path]) => !(ENGINE_NAMESPACES as readonly string[]).includes(path.split(".")[0]!)),
+);
+
+/** `path type role` of each procedure, sorted. */
+function rolesOf(procedures: ReadonlyMap<string, ProcedureInfo>): string[] {
+  return [...procedures].map(([path, { type, meta }]) => `${path} ${type} ${meta?.role ?? "NONE"}`).sort();
+}
+
+/** `path type role` of each row of a role table: `| \`path\` | type | role | … |`. */
+function roleTableOf(markdown: string): string[] {
+  return [...markdown.matchAll(/^\|\s*`([\w.]+)`\s*\|\s*(query|mutation|subscription)\s*\|\s*(reader|writer|admin)\s*\|/gm)]
+    .map((match) => `${match[1]} ${match[2]} ${match[3]}`)
+    .sort();
+}
+
+/** `method path role` of each row of a seed-method table: `| \`method\` | \`path\` | role | … |`. */
+function seedTableOf(markdown: string): string[] {
+  return [...markdown.matchAll(/^\|\s*`(\w+)`\s*\|\s*`([\w.]+)`\s*\|\s*(reader|writer|admin)\s*\|/gm)]
+    .map((match) => `${match[1]} ${match[2]} ${match[3]}`)
+    .sort();
+}
+
+/** `method path role` of seed methods, each checked to name a procedure of the same type in `procedures`. */
+function seedMethodsOf(
+  methods: Readonly<Record<string, { path: string; type: string }>>,
+  procedures: ReadonlyMap<string, ProcedureInfo>,
+): string[] {
+  return Object.entries(methods)
+    .map(([method, target]) => {
+      const procedure = procedures.get(target.path);
+      expect(procedure?.type, `seed method ${method} → ${target.path}`).toBe(target.type);
+      return `${method} ${target.path} ${procedure?.meta?.role ?? "NONE"}`;
+    })
+    .sort();
 }
 
 describe("README", () => {
-  it("has a role table row for every procedure, with the role the router enforces", async () => {
-    const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
-    const fromRouter = Object.entries(procedures)
-      .map(([path, procedure]) => `${path} ${procedure._def.type} ${procedure._def.meta?.role ?? "NONE"}`)
-      .sort();
-    const fromReadme = [
-      ...(await readme()).matchAll(/^\|\s*`([\w.]+)`\s*\|\s*(query|mutation|subscription)\s*\|\s*(reader|writer|admin)\s*\|/gm),
-    ]
-      .map((match) => `${match[1]} ${match[2]} ${match[3]}`)
-      .sort();
-    expect(fromReadme).toEqual(fromRouter);
-  });
-
-  it("maps every seed method onto a router procedure of the same type, listed in docs/seed-protocol.md", async () => {
-    const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
-    const doc = await readFile(resolve(root, "docs/seed-protocol.md"), "utf8");
-    for (const [method, target] of Object.entries(SEED_METHODS)) {
-      expect(procedures[target.path]?._def.type, method).toBe(target.type);
-      expect(doc).toMatch(new RegExp(`\\| \`${method}\`\\s*\\| \`${target.path.replace(".", "\\.")}\``));
-    }
+  it("has a role table row for every engine procedure, with the role the router enforces, and no other", async () => {
+    expect(roleTableOf(await read("README.md"))).toEqual(rolesOf(engineProcedures));
   });
 
   it("shows the compiled quick-start example verbatim", async () => {
-    const example = await readFile(resolve(root, "examples/node-client.ts"), "utf8");
-    expect(await readme()).toContain(example.trim());
+    const example = await read("examples/node-client.ts");
+    expect(await read("README.md")).toContain(example.trim());
+  });
+
+  it("quotes the wire limits of src/protocol/wire-limits.ts", async () => {
+    const limits = new Map(
+      [...(await read("README.md")).matchAll(/^\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|/gm)].map((match) => [match[1]!, match[2]!]),
+    );
+    expect(limits.get("WebSocket frame")).toBe(bytes(wire.MAX_FRAME_BYTES));
+    expect(limits.get("HTTP request body (tRPC endpoint)")).toBe(bytes(wire.MAX_HTTP_BODY_BYTES));
+    expect(limits.get("service call input (superjson)")).toBe(`${bytes(wire.MAX_DIRECT_INPUT_CHARS)} of JSON text`);
+    expect(limits.get("requests per batched frame")).toBe(String(wire.MAX_BATCH_SIZE));
+    expect(limits.get("subscriptions per socket")).toMatch(new RegExp(`^${wire.MAX_SUBSCRIPTIONS_PER_SOCKET} `));
+    expect(limits.get("subscription input")).toBe(
+      `${bytes(wire.MAX_SUBSCRIPTION_INPUT_BYTES)} serialized; id ≤ ${wire.MAX_SUBSCRIPTION_ID_CHARS} characters`,
+    );
+    expect(limits.get("`connectionParams`")).toBe(`${bytes(wire.MAX_CONNECTION_PARAMS_BYTES)}, flat string values`);
   });
 });
+
+describe("docs/task-board.md", () => {
+  it("has a role table row for every procedure of the task board, with the role the router enforces, and no other", async () => {
+    expect(roleTableOf(await read("docs/task-board.md"))).toEqual(rolesOf(appProcedures));
+  });
+
+  it("lists the task board's seed methods, each mapped onto its procedure of the same type", async () => {
+    expect(seedTableOf(await read("docs/task-board.md"))).toEqual(seedMethodsOf(app.seedMethods, appProcedures));
+  });
+});
+
+describe("docs/seed-protocol.md", () => {
+  it("lists the engine's seed methods, each mapped onto its procedure of the same type", async () => {
+    expect(seedTableOf(await read("docs/seed-protocol.md"))).toEqual(seedMethodsOf(ENGINE_SEED_METHODS, engineProcedures));
+  });
+});
+
+describe("docs/protocol.md", () => {
+  it("quotes the wire limits of src/protocol/wire-limits.ts", async () => {
+    const doc = await read("docs/protocol.md");
+    expect(doc).toContain(`a flat object of strings (≤ ${bytes(wire.MAX_CONNECTION_PARAMS_BYTES)} as JSON)`);
+    expect(doc).toContain(`one request or an array of up to ${wire.MAX_BATCH_SIZE} (a batch)`);
+    expect(doc).toContain(`| more than ${wire.MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions on one socket `);
+    expect(doc).toContain(`| subscription input over ${bytes(wire.MAX_SUBSCRIPTION_INPUT_BYTES)} as JSON `);
+    expect(doc).toContain(`| subscription id over ${wire.MAX_SUBSCRIPTION_ID_CHARS} characters `);
+    expect(doc).toContain(`over ${bytes(wire.MAX_CONNECTION_PARAMS_BYTES)} as JSON) `);
+    expect(doc).toContain(`| empty batch or more than ${wire.MAX_BATCH_SIZE} requests `);
+    expect(doc).toContain(`| frame over ${bytes(wire.MAX_FRAME_BYTES)} `);
+    expect(doc).toContain(`| 1009 | a frame exceeded ${bytes(wire.MAX_FRAME_BYTES)} `);
+  });
+});
+
+describe("docs/platform.md", () => {
+  it("names the compatibility date every Worker configuration pins", async () => {
+    const pinned = /pins\s+`compatibility_date = "(\d{4}-\d{2}-\d{2})"`/.exec(await read("docs/platform.md"))?.[1];
+    expect(pinned).toBeDefined();
+    const configs = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "*wrangler*.toml"], {
+      cwd: root,
+      encoding: "utf8",
+    })
+      .split("\n")
+      .filter(Boolean);
+    expect(configs).toContain("wrangler.toml");
+    for (const config of configs) {
+      expect(/^compatibility_date = "([^"]+)"/m.exec(await read(config))?.[1], config).toBe(pinned);
+    }
+  });
+});
+
+describe("every doc", () => {
+  /** The docs this suite keeps true (docs/build-your-app.md has its own test). */
+  const DOCS = [
+    "README.md",
+    "docs/architecture.md",
+    "docs/live-data.md",
+    "docs/platform.md",
+    "docs/protocol.md",
+    "docs/read-only-sql.md",
+    "docs/seed-protocol.md",
+    "docs/task-board.md",
+  ];
+  const namespaces = new Set([...allProcedures.keys()].map((path) => path.split(".")[0]!));
+  /** Names that look like procedures but are not: the Durable Object storage API. */
+  const NOT_PROCEDURES = new Set(["sql.exec"]);
+
+  it("names only procedures the router serves", async () => {
+    const unknown: string[] = [];
+    for (const doc of DOCS) {
+      const text = await read(doc);
+      // `tasks.list` in backticks, or "tasks.list" as a frame's path.
+      for (const match of text.matchAll(/[`"]((\w+)(?:\.\w+)+)[`"]/g)) {
+        const [, path, namespace] = match as unknown as [string, string, string];
+        if (!namespaces.has(namespace) || NOT_PROCEDURES.has(path) || /\.(ts|js|mjs|md|toml|sql|json)$/.test(path)) continue;
+        if (!allProcedures.has(path)) unknown.push(`${doc}: ${path}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+  });
+});
+
+/** A byte count as the docs write it: "512 bytes", "1 KiB", "1 MiB". */
+function bytes(n: number): string {
+  if (n % 1_048_576 === 0) return `${n / 1_048_576} MiB`;
+  if (n % 1_024 === 0) return `${n / 1_024} KiB`;
+  return `${n} bytes`;
+}
