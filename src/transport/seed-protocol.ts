@@ -3,13 +3,17 @@
  * `{action:"rpc", method, payload?, requestId?}`, `{action:"ping"}`,
  * `{action:"subscribe"|"unsubscribe", table}`. Methods map onto the same tRPC
  * procedures, so validation and roles are the same as for tRPC clients.
+ * The frames themselves are the wire contract (src/protocol/seed-frames.ts).
  * Used by ws-adapter.ts.
  */
 import { getTRPCErrorFromUnknown, type TRPCError } from "@trpc/server";
-import { z, ZodError } from "zod";
+import { ZodError } from "zod";
 import type { FeedEvent } from "../live/feeds";
 import type { PresenceWatchEvent } from "../rpc/presence-router";
-import type { RequestId, Sink, StoredSubscription } from "./subscriptions";
+import { isSeedFrame, seedFrame, type MemoryUpdate, type RequestId, type SeedDown, type SeedError } from "../protocol/seed-frames";
+import type { Sink, StoredSubscription } from "./subscriptions";
+
+export { isSeedFrame };
 
 /** The engine's seed methods → tRPC procedures (an app adds its own through `defineApp`'s `seedMethods`). */
 export const ENGINE_SEED_METHODS = {
@@ -46,45 +50,6 @@ export function seedConfig(appMethods: Readonly<Record<string, SeedTarget>>, tab
   return { methods: { ...ENGINE_SEED_METHODS, ...appMethods }, tables: new Set(tables) };
 }
 
-const requestId = z.union([z.string().max(128), z.number()]).optional();
-const table = z.string().max(64);
-
-const seedFrame = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("rpc"), method: z.string().max(64), payload: z.unknown().optional(), requestId }),
-  z.object({ action: z.literal("ping"), requestId }),
-  z.object({ action: z.literal("subscribe"), table, requestId }),
-  z.object({ action: z.literal("unsubscribe"), table, requestId }),
-]);
-
-/** An error as the seed protocol sends it. */
-export interface SeedError {
-  code: string;
-  message: string;
-  /** The offending field of an invalid payload, e.g. "title". */
-  field?: string;
-}
-
-/** Every frame the room sends to a seed-protocol client. */
-export type SeedDown =
-  | { type: "rpc_result"; method: string; requestId: RequestId | null; data: unknown }
-  | { type: "rpc_error"; method: string; requestId: RequestId | null; error: SeedError }
-  | { type: "pong"; requestId?: RequestId }
-  | { type: "subscribed"; table: string; seq: number; requestId: RequestId | null }
-  | { type: "unsubscribed"; table: string; requestId: RequestId | null }
-  | { type: "error"; requestId: RequestId | null; error: SeedError }
-  | { event: "update"; table: string; action: "added" | "modified" | "deleted"; row: unknown; seq: number }
-  | { event: "resync"; table: string; seq: number; reason: string }
-  | { event: "memory_update"; type: "cursors" | "presence"; data: MemoryUpdate };
-
-/** A cursor or presence change pushed to seed-protocol sockets. */
-export interface MemoryUpdate {
-  change: "join" | "update" | "leave" | "expire" | "evict";
-  userId: string;
-  position?: unknown;
-  status?: unknown;
-  updatedAt: number;
-}
-
 /** What the seed handler may do in the room. */
 export interface SeedApi {
   call(path: string, type: "query" | "mutation", input: unknown): Promise<unknown>;
@@ -92,11 +57,6 @@ export interface SeedApi {
   /** Whether the socket already holds a subscription with this id. */
   subscribed(id: RequestId): boolean;
   unsubscribe(id: RequestId): boolean;
-}
-
-/** True for frames of the seed protocol (tRPC frames never carry `action`). */
-export function isSeedFrame(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && "action" in value;
 }
 
 function send(ws: WebSocket, frame: SeedDown): void {

@@ -7,10 +7,11 @@
  */
 import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server";
 import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
+import type { RequestId } from "../protocol/seed-frames";
 import { subscribeProcedure } from "./call-procedure";
 import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../protocol/wire-limits";
 
-export type RequestId = number | string;
+export type { RequestId };
 
 /** Which wire protocol a subscription's events are framed for. */
 export type SubscriptionKind = "trpc" | "seed";
