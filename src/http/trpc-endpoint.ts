@@ -2,7 +2,7 @@
  * The room's tRPC HTTP endpoint, `/rooms/<room>/trpc/<path>`: one-shot queries
  * (GET) and mutations (POST) for callers without a WebSocket — curl, cron jobs,
  * server-side renderers — in tRPC's HTTP format, so `httpLink` and
- * `httpBatchLink` work too. Mounted by src/worker.ts.
+ * `httpBatchLink` work too. Mounted by `createNanotype` (src/server.ts).
  *
  * The token is verified here first, from the Authorization header only (a URL
  * is logged too often to carry one); a refused request never wakes a room.

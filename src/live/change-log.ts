@@ -2,7 +2,7 @@
  * The per-room change log: triggers on every replicated table append
  * (seq, table, op, pk, at) to `_changes` in the same transaction as the write,
  * so no code path can write without logging. Read by live data (feeds, live
- * queries) and, later, the sync engine. Receives the room's SqlStorage.
+ * queries) and the sync engine. Receives the room's SqlStorage.
  */
 import type { ChangeOp } from "../../schema/engine";
 import { CHANGE_LOG_MAX_AGE_MS, CHANGE_LOG_MAX_ENTRIES } from "../lib/limits";

@@ -1,6 +1,6 @@
 /**
  * `sync.*`: the D1 replica's health, and a forced full resync for admins.
- * (Replica reads are served by the Worker, not here; see src/replica/.)
+ * (Replica reads are built with replica-procedures.ts and served by the Worker from D1.)
  */
 import { TRPCError } from "@trpc/server";
 import { adminProcedure, readerProcedure, router } from "./init";

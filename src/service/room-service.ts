@@ -1,8 +1,9 @@
 /**
  * RoomService: the named entrypoint other Workers bind to (`[[services]] …
- * entrypoint = "RoomService"`) to call rooms over Workers RPC. Re-exported by
- * src/worker.ts. Callers use `createServiceClient` (src/client/service-client.ts),
- * which gives them the same typed procedures as a WebSocket client.
+ * entrypoint = "RoomService"`) to call rooms over Workers RPC. `createNanotype`
+ * (src/server.ts) returns it; the app's Worker entry exports it (src/worker.ts).
+ * Callers use `createServiceClient` (src/client/service-client.ts), which gives
+ * them the same typed procedures as a WebSocket client.
  *
  * Trust boundary: a service binding carries no token. Any Worker bound to this
  * entrypoint asserts the identity a call runs as, and the room believes it —
@@ -33,7 +34,7 @@ export class RoomService extends WorkerEntrypoint<Env> {
    * Runs one query or mutation of the router in `room` as `identity`: the same
    * validation, roles and errors as a WebSocket call, and its changes reach
    * the room's live subscribers. `input` is superjson JSON text. Answers a JSON
-   * string of `DirectCallResult` (src/rpc/direct-call.ts); never rejects.
+   * string of `DirectCallResult` (src/protocol/direct-call.ts); never rejects.
    * Prefer `createServiceClient`, which does the serializing and gives types.
    */
   async call(room: string, identity: ServiceIdentity, path: string, type: DirectCallType, input?: string): Promise<string> {
