@@ -3,13 +3,14 @@
  * lists exactly what its own source serves, with the roles it enforces — the
  * README the engine's (`engineRouters`, ENGINE_SEED_METHODS), the task board's
  * page docs/task-board.md the example app's — so an app of yours needs no edit
- * of nanotypeDB's docs. Procedures named in the docs exist, the wire limits and
- * the compatibility date the docs quote are the code's, and the README's
- * quick-start example is the compiled examples/node-client.ts.
+ * of nanotypeDB's docs. Procedures named in the docs exist, links resolve, the
+ * wire limits and the compatibility date the docs quote are the code's, and the
+ * README's quick-start example is the compiled examples/node-client.ts.
  */
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import * as wire from "../../src/protocol/wire-limits";
@@ -164,7 +165,39 @@ describe("every doc", () => {
     }
     expect(unknown).toEqual([]);
   });
+
+  it("links only to files that exist and headings that exist", async () => {
+    const broken: string[] = [];
+    for (const doc of DOCS) {
+      const text = (await read(doc)).replace(/^```[\s\S]*?^```/gm, "");
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const [path, anchor] = target!.split("#") as [string, string | undefined];
+        const file = path === "" ? doc : relative(root, resolve(root, dirname(doc), path));
+        if (!existsSync(resolve(root, file))) {
+          broken.push(`${doc}: ${target}`);
+          continue;
+        }
+        if (anchor !== undefined && !headingsOf(await read(file)).has(anchor)) broken.push(`${doc}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
 });
+
+/** GitHub's anchors of a markdown file's headings. */
+function headingsOf(markdown: string): Set<string> {
+  const text = markdown.replace(/^```[\s\S]*?^```/gm, "");
+  return new Set(
+    [...text.matchAll(/^#{1,6}\s+(.+)$/gm)].map((match) =>
+      match[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+        .replace(/ /g, "-"),
+    ),
+  );
+}
 
 /** A byte count as the docs write it: "512 bytes", "1 KiB", "1 MiB". */
 function bytes(n: number): string {
