@@ -1,9 +1,14 @@
 /**
- * Three test projects: `workers` runs inside workerd (the real runtime: Durable
+ * Five test projects: `workers` runs inside workerd (the real runtime: Durable
  * Objects, SQLite, D1, WebSockets, service bindings); `node` checks the
  * repository itself (generated migrations, configuration, docs); `browser`
  * drives the demo page in Chromium against `wrangler dev` (skipped with a
  * message when Chromium is missing locally; a failure in CI).
+ *
+ * `engine-tasks` and `engine-notes` run the engine's behaviour suite
+ * (test/engine/) inside workerd against each app: the task board (the
+ * repository's wrangler.toml) and the notes app (examples/notes), each told
+ * its fixture through the APP_FIXTURE binding (test/engine/fixtures.ts).
  *
  * The `workers` project also runs the example consumer Worker
  * (examples/consumer) as an auxiliary Worker, bound to the RoomService
@@ -19,6 +24,48 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 /** The HS256 secret of the test environment; tests sign tokens with env.AUTH_SECRET. */
 const TEST_AUTH_SECRET = "test-secret-for-vitest-only-0123456789abcdef";
+
+/**
+ * The Worker configuration every workerd project shares: anything a local
+ * .dev.vars provides is overridden, so tests see the deployable configuration
+ * plus a test secret. Short cursor/presence TTLs let expiry tests run in real
+ * time; the documented defaults (30 s / 60 s) are covered by unit tests.
+ */
+const TEST_BINDINGS = {
+  AUTH_SECRET: TEST_AUTH_SECRET,
+  DEV_TOKENS: "false",
+  CURSOR_TTL_MS: "2000",
+  PRESENCE_TTL_MS: "3000",
+};
+
+/** The apps the engine suite runs against; `test/engine/<app>.test.ts` holds one app's own assertions. */
+const ENGINE_FIXTURES = ["tasks", "notes"] as const;
+
+/**
+ * One project of the engine suite (test/engine/): the app of `configPath`,
+ * told its fixture by APP_FIXTURE, without the other apps' own test files.
+ */
+function engineProject(
+  fixture: (typeof ENGINE_FIXTURES)[number],
+  configPath: string,
+  migrations: Awaited<ReturnType<typeof readD1Migrations>>,
+) {
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath },
+        miniflare: { bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations, APP_FIXTURE: fixture } },
+      }),
+    ],
+    test: {
+      name: `engine-${fixture}`,
+      include: ["test/engine/**/*.test.ts"],
+      exclude: ENGINE_FIXTURES.filter((other) => other !== fixture).map((other) => `test/engine/${other}.test.ts`),
+      setupFiles: ["./test/workers/setup.ts"],
+      testTimeout: 20_000,
+    },
+  };
+}
 
 const WORKERS_PROJECT = "workers";
 /** The name the consumer's wrangler.toml gives this Worker (`service = "nanotypedb"`). */
@@ -58,6 +105,7 @@ function consumerWorker() {
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  const notesMigrations = await readD1Migrations("./examples/notes/migrations");
   const consumer = consumerWorker();
   return {
     test: {
@@ -67,17 +115,7 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                // Override anything a local .dev.vars provides, so tests see the
-                // deployable configuration plus a test secret.
-                // Short cursor/presence TTLs let expiry tests run in real time; the
-                // documented defaults (30 s / 60 s) are covered by unit tests.
-                bindings: {
-                  AUTH_SECRET: TEST_AUTH_SECRET,
-                  DEV_TOKENS: "false",
-                  CURSOR_TTL_MS: "2000",
-                  PRESENCE_TTL_MS: "3000",
-                  TEST_MIGRATIONS: migrations,
-                },
+                bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations },
                 // The example consumer Worker, reachable from tests as env.CONSUMER.
                 serviceBindings: { CONSUMER: consumer.name },
                 workers: [consumer],
@@ -91,6 +129,8 @@ export default defineConfig(async () => {
             testTimeout: 20_000,
           },
         },
+        engineProject("tasks", "./wrangler.toml", migrations),
+        engineProject("notes", "./examples/notes/wrangler.toml", notesMigrations),
         {
           // The room's migrations (drizzle/migrations.js) import .sql files as text, as wrangler's rules do.
           plugins: [

@@ -44,11 +44,10 @@ const notesApi = api.crud(notes, {
     },
     update: () => ({ updated_at: new Date() }),
   },
-  // Callbacks keep the derived optionality (optional on update, nullable `meta`).
+  // drizzle-zod refinements: callbacks refine the derived schema and keep its optionality (optional on update, nullable `meta`).
   fields: {
-    title: () =>
-      z
-        .string({ error: "title must be a string" })
+    title: (derived) =>
+      derived
         .trim()
         .min(1, { error: "title must not be empty" })
         .max(MAX_NOTE_TITLE_CHARS, { error: `title must be at most ${MAX_NOTE_TITLE_CHARS} characters` }),
