@@ -16,7 +16,7 @@ import type { TRPCCreateRouterOptions } from "@trpc/server";
 import type { z } from "zod";
 import { replicatedTablesOf, roomTablesOf, type AnyReplicatedTable, type RoomTablesOf } from "../../schema/define";
 import type { RoomContext, RoomDatabase } from "./context";
-import { crud } from "./crud";
+import { crud, type ColumnKey, type CrudOptions } from "./crud";
 import { engineRouters, ENGINE_NAMESPACES } from "./engine-router";
 import { adminProcedure, analyticsProcedure, middleware, readerProcedure, router, writerProcedure } from "./init";
 import { changesProcedure, committed, liveProcedure } from "./live-procedures";
@@ -81,7 +81,13 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
     adminProcedure: adminProcedure.use(typed),
     /** Analytics: admin, or the `analytics` grant. */
     analyticsProcedure: analyticsProcedure.use(typed),
-    crud,
+    /** The CRUD builder (crud.ts), with `stamp` callbacks that see the app's typed context. */
+    crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> = never, TFilter extends ColumnKey<T> = never>(
+      table: T,
+      options: CrudOptions<T, TServer, TFilter, Ctx & RoomContext> = {},
+    ) {
+      return crud<T, TServer, TFilter>(table, options as unknown as CrudOptions<T, TServer, TFilter>);
+    },
     changesProcedure,
     /** A live query whose `run` sees the app's typed context (see live-procedures.ts). */
     liveProcedure<TInput extends Parameters<typeof liveProcedure>[1], Result>(

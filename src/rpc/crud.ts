@@ -22,19 +22,27 @@ import { changesProcedure, committed, lastEventIdInput, liveProcedure, readRowBy
 import { replicaProcedure } from "./replica-procedures";
 
 type Insert<T extends AnyReplicatedTable> = T["room"]["$inferInsert"];
-type ColumnKey<T extends AnyReplicatedTable> = Extract<keyof RowOf<T>, string>;
+/** The column keys of a replicated table's rows. */
+export type ColumnKey<T extends AnyReplicatedTable> = Extract<keyof RowOf<T>, string>;
 
-export interface CrudOptions<T extends AnyReplicatedTable, TServer extends ColumnKey<T>, TFilter extends ColumnKey<T>> {
+export interface CrudOptions<
+  T extends AnyReplicatedTable,
+  TServer extends ColumnKey<T>,
+  TFilter extends ColumnKey<T>,
+  TContext extends RoomContext = RoomContext,
+> {
   /** Columns the server sets (never accepted from clients), e.g. `["created_by", "created_at"]`. */
   serverFields?: readonly TServer[];
   /** Values of server-set columns on create and on update (e.g. who and when). */
   stamp?: {
-    create?: (ctx: RoomContext) => Partial<Insert<T>>;
-    update?: (ctx: RoomContext, current: RowOf<T>) => Partial<Insert<T>>;
+    create?: (ctx: TContext) => Partial<Insert<T>>;
+    update?: (ctx: TContext, current: RowOf<T>) => Partial<Insert<T>>;
   };
   /**
-   * Per-field overrides of the derived validation (drizzle-zod refinements): a
-   * schema, or a function of the derived one, e.g. `{ title: (s) => s.min(1).max(200) }`.
+   * Per-field overrides of the derived validation (drizzle-zod refinements).
+   * Prefer the function form, `{ title: (s) => s.min(1).max(200) }`: it refines
+   * the derived schema and keeps what the column says (nullable, optional on
+   * update). A plain zod schema replaces the field's schema as it is.
    */
   fields?: BuildRefine<T["room"]["_"]["columns"], undefined>;
   /** Columns `list` and `live` may filter on by equality. */
@@ -131,7 +139,7 @@ export function crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> 
   };
   const writer = options.writeRole === "admin" ? adminProcedure : writerProcedure;
 
-  const procedures = router({
+  const record = {
     create: writer.input(createInput).mutation(({ ctx, input }) => {
       const values = { ...(input as object), ...options.stamp?.create?.(ctx) } as Insert<T>;
       const row = ctx.db.insert(table.room).values(values).returning().get() as Row;
@@ -165,9 +173,9 @@ export function crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> 
 
     /** The first `limit` rows by id (matching the filters), re-sent after every commit that touches the table. */
     live: liveProcedure([table], liveInput, async (ctx, input) => (await page(roomReader(ctx.db), { ...input, cursor: null })).items),
-  });
+  };
 
-  const replica = router({
+  const replicaRecord = {
     /** Like `list`; `{ source, seq, data: { items, nextCursor } }`. */
     list: replicaProcedure(listFields, (reader, input) => page(reader, input)),
     /** Like `get`, with `data: null` when the row does not exist. */
@@ -177,7 +185,18 @@ export function crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> 
         (await reader.rows(table, { where: (t) => eq((t as unknown as Record<string, SQLiteColumn>)["id"]!, input.id), limit: 1 }))[0] ??
         null,
     ),
-  });
+  };
 
-  return { procedures, replica, inputs: { create: createInput, update: updateInput, list: listFields, live: liveInput } };
+  return {
+    /** The table's procedures as a router: put it under the table's name. */
+    procedures: router(record),
+    /** The same procedures as a plain record, to add your own beside them: `router({ ...notes.record, bySlug })`. */
+    record,
+    /** The replica reads as a router: put it under `replica.<table>`. */
+    replica: router(replicaRecord),
+    /** The replica reads as a plain record. */
+    replicaRecord,
+    /** The derived input schemas, for reuse in hand-written procedures. */
+    inputs: { create: createInput, update: updateInput, list: listFields, live: liveInput },
+  };
 }
