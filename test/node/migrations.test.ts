@@ -57,10 +57,12 @@ async function generate(target: "room" | "replica", committed: string, appModule
 
 describe("generated migrations", () => {
   it.each([
-    ["room", "drizzle"],
-    ["replica", "migrations"],
-  ] as const)("%s migrations in %s/ are up to date with schema/", async (target, committed) => {
-    const { added, output } = await generate(target, committed);
+    ["room", "drizzle", "schema/app.ts"],
+    ["replica", "migrations", "schema/app.ts"],
+    ["room", "examples/notes/drizzle", "examples/notes/schema.ts"],
+    ["replica", "examples/notes/migrations", "examples/notes/schema.ts"],
+  ] as const)("%s migrations in %s/ are up to date with %s", async (target, committed, appModule) => {
+    const { added, output } = await generate(target, committed, join(root, appModule));
     expect(output).toContain("No schema changes");
     expect(added).toEqual([]);
   });
