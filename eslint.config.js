@@ -1,27 +1,64 @@
 // Lint rules that protect what review cannot: no floating promises in a
-// Durable Object (a dropped promise is a lost write) and imports that flow one
-// way: worker → room → rpc → features → protocol/schema → lib.
+// Durable Object (a dropped promise is a lost write), imports that flow one way
+// (fences generated from the one list of layers in scripts/layers.mjs), and no
+// import cycles.
+import { createNodeResolver, importX } from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
+import { FEATURES, LAYERS, NARROWER, TOP_LEVEL, pathOf } from "./scripts/layers.mjs";
 
-/** Forbids importing the given src/ modules from a folder (type-only imports too, unless allowed). */
-function fence(files, forbidden, allowTypeImports = false) {
-  return {
-    files,
-    rules: {
-      "@typescript-eslint/no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              regex: `^(\\.\\./)+(${forbidden.join("|")})(/|$)`,
-              message: "Imports flow one way: worker → room → rpc → features → protocol/schema → lib (see docs/architecture.md).",
-              allowTypeImports,
-            },
-          ],
-        },
-      ],
-    },
-  };
+/** The layers as one line for messages: `lib → protocol → schema → features → rpc → …`. */
+const ORDER = LAYERS.map((layer) => (layer === FEATURES ? "features" : layer.join("/"))).join(" → ");
+const SEE = "see scripts/layers.mjs and docs/architecture.md";
+
+const isFile = (module) => module.endsWith(".ts");
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** The files of a module, as ESLint globs. */
+function filesOf(module) {
+  return isFile(module) ? [pathOf(module)] : [`${pathOf(module)}/**`];
+}
+
+/**
+ * A regex for the import specifiers by which a file of `importer` reaches `target`:
+ * `../target` from a folder under src/, `./target` from a file directly in src/,
+ * `../src/target` from a top-level folder (`../schema` for a top-level target).
+ */
+function specifierRegex(importer, target) {
+  const toTop = TOP_LEVEL.includes(target);
+  let prefix = "(\\.\\./)+";
+  if (TOP_LEVEL.includes(importer) && !toTop) prefix = "(\\.\\./)+src/";
+  else if (isFile(importer)) prefix = toTop ? "\\.\\./" : "\\./";
+  const name = isFile(target) ? `${escape(target.slice(0, -3))}(\\.[jt]s)?$` : `${escape(target)}(/|$)`;
+  return `^${prefix}${name}`;
+}
+
+/** The fence around one module: what it may not import at all, and what only as types. */
+function fence(module, rank) {
+  const below = LAYERS.slice(0, rank).flat();
+  const above = LAYERS.slice(rank + 1).flat();
+  const narrower = NARROWER[module];
+  const never = narrower?.never ?? [];
+  const typesOnly = narrower?.typesOnly ?? below.filter((target) => narrower?.valuesFrom && !narrower.valuesFrom.includes(target));
+  const patterns = [
+    ...above.map((target) => ({
+      regex: specifierRegex(module, target),
+      message: `Imports flow one way: ${module} must not import ${target}, a higher layer, not even its types (${ORDER}; ${SEE}).`,
+      allowTypeImports: false,
+    })),
+    ...never.map((target) => ({
+      regex: specifierRegex(module, target),
+      message: `Imports flow one way: ${module} must not import ${target}, not even its types: ${narrower.why} (${SEE}).`,
+      allowTypeImports: false,
+    })),
+    ...typesOnly
+      .filter((target) => !never.includes(target))
+      .map((target) => ({
+        regex: specifierRegex(module, target),
+        message: `Imports flow one way: ${module} may import only types from ${target} (\`import type\`): ${narrower.why} (${SEE}).`,
+        allowTypeImports: true,
+      })),
+  ];
+  return { files: filesOf(module), rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns }] } };
 }
 
 export default tseslint.config(
@@ -29,7 +66,7 @@ export default tseslint.config(
     ignores: [
       "node_modules/",
       "dist/",
-      ".wrangler/",
+      "**/.wrangler/",
       "worker-configuration.d.ts",
       "drizzle/",
       "migrations/",
@@ -49,32 +86,18 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  fence(["src/lib/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "protocol", "http", "service", "worker"]),
-  fence(["src/protocol/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "client", "http", "service", "worker"]),
-  fence(["src/auth/**", "src/tasks/**", "src/sql/**", "src/live/**"], ["rpc", "room", "client", "http", "service", "worker"]),
-  fence(["src/rpc/**"], ["room", "client", "http", "service", "worker"]),
-  fence(["src/room/**"], ["client", "http", "service", "worker"]),
-  // The Worker's transports (HTTP endpoint, service entrypoint) sit beside worker.ts: they reach rooms only through bindings.
-  fence(["src/http/**", "src/service/**"], ["room", "client", "worker"], true),
-  // The demo page (web/) runs in browsers: the typed client and plain constants from
-  // src/lib/limits.ts, never server code (types are fine).
+  ...LAYERS.flatMap((layer, rank) => layer.map((module) => fence(module, rank))),
+  // No import cycles anywhere: a cycle makes module order decide whether a value is still undefined.
+  // Type-only imports are not followed (they vanish at runtime; the fences keep them flowing one way between
+  // layers), nor are packages (their graphs are large and not ours).
   {
-    files: ["web/**"],
-    rules: {
-      "@typescript-eslint/no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              regex: "^\\.\\./(src/(?!client(/|$)|lib/limits$)|schema(/|$))",
-              message: "web/ is browser code: import the client (../src/client) and ../src/lib/limits only; server modules as types only.",
-              allowTypeImports: true,
-            },
-          ],
-        },
-      ],
+    files: ["**/*.{ts,js,mjs}"],
+    plugins: { "import-x": importX },
+    settings: {
+      "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js", ".mjs", ".json"] })],
+      "import-x/extensions": [".ts", ".js", ".mjs"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
     },
+    rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
-  // The client runs in browsers: it may import server types, never server code.
-  fence(["src/client/**"], ["auth", "tasks", "sql", "live", "rpc", "room", "lib", "http", "service", "worker", "schema"], true),
 );

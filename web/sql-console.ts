@@ -3,7 +3,7 @@
  * as a table with its size and cost, the limits, and refusals in plain words.
  * Ctrl+Enter (⌘+Enter) runs the query from the editor.
  */
-import { MAX_SQL_CHARS, MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../src/lib/limits";
+import { MAX_SQL_CHARS, MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../src/protocol/wire-limits";
 import { byId, h } from "./dom";
 import { describeError } from "./notices";
 import type { Session } from "./session";

@@ -99,18 +99,6 @@ export const MAX_DEBOUNCE_INTERVAL_MS = 60_000;
  */
 export const DEBOUNCE_ALARM_GRACE_MS = 5_000;
 
-/** Longest read-only SQL text, in characters (the product's documented limit; SQLite's own is 100 KB). */
-export const MAX_SQL_CHARS = 10_000;
-
-/** Most bound parameters of one read-only SQL statement: the platform's limit per statement. */
-export const MAX_SQL_PARAMS = 100;
-
-/** Most rows one read-only SQL query returns; more are cut and the result says `truncated: true`. */
-export const MAX_SQL_RESULT_ROWS = 1_000;
-
-/** Largest read-only SQL result, in bytes of JSON (1 MiB): one WebSocket frame must carry it. */
-export const MAX_SQL_RESULT_BYTES = 1_048_576;
-
 /**
  * Work budget of one read-only SQL query, in rows SQLite reads (tables, indexes
  * and intermediate results; the cursor's `rowsRead`). Checked between result

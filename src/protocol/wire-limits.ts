@@ -1,7 +1,8 @@
 /**
  * The wire contract's limits, shared by the room and every client: frames,
- * batches, subscriptions and call sizes. A client that stays inside them is
- * never refused for size. Public: the README's limits table lists these.
+ * batches, subscriptions, call sizes, and read-only SQL text and results. A
+ * client that stays inside them is never refused for size. Public: the README's
+ * limits table lists these.
  */
 
 /** Largest WebSocket text frame the room parses (1 MiB). Larger frames close the socket with CLOSE_CODES.frameTooLarge. */
@@ -37,3 +38,15 @@ export const MAX_DIRECT_INPUT_CHARS = MAX_FRAME_BYTES;
 
 /** Largest HTTP request body the tRPC endpoint reads (a JSON batch of inputs): the same 1 MiB. */
 export const MAX_HTTP_BODY_BYTES = MAX_FRAME_BYTES;
+
+/** Longest read-only SQL text, in characters (the product's documented limit; SQLite's own is 100 KB). */
+export const MAX_SQL_CHARS = 10_000;
+
+/** Most bound parameters of one read-only SQL statement: the platform's limit per statement. */
+export const MAX_SQL_PARAMS = 100;
+
+/** Most rows one read-only SQL query returns; more are cut and the result says `truncated: true`. */
+export const MAX_SQL_RESULT_ROWS = 1_000;
+
+/** Largest read-only SQL result, in bytes of JSON (1 MiB): one WebSocket frame must carry it. */
+export const MAX_SQL_RESULT_BYTES = 1_048_576;

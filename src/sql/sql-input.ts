@@ -4,7 +4,7 @@
  * MAX_SQL_PARAMS bound parameters, and `readonly` that can only be true.
  */
 import { z } from "zod";
-import { MAX_SQL_CHARS, MAX_SQL_PARAMS } from "../lib/limits";
+import { MAX_SQL_CHARS, MAX_SQL_PARAMS } from "../protocol/wire-limits";
 
 /** A bound parameter: text, a finite number or null. */
 export const sqlParam = z.union([z.string(), z.number(), z.null()], { error: "each param must be a string, a finite number or null" });

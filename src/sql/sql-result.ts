@@ -4,7 +4,8 @@
  * (`truncated: true` when cut), and the work and time budgets, checked before
  * each step. Used by read-only-sql.ts.
  */
-import { MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS, MAX_SQL_ROWS_READ, SQL_TIME_BUDGET_MS } from "../lib/limits";
+import { MAX_SQL_ROWS_READ, SQL_TIME_BUDGET_MS } from "../lib/limits";
+import { MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../protocol/wire-limits";
 import { SqlRefused } from "./sql-errors";
 
 /**
