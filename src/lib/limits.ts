@@ -1,6 +1,8 @@
 /**
- * Every limit the product enforces, with its unit and the reason for it.
- * Public: the README's limits table lists these.
+ * Every limit the product enforces beyond the wire contract (those a client
+ * must know are in src/protocol/wire-limits.ts), with its unit and the reason
+ * for it. Public: the README's limits table lists these; the task board's own
+ * (title, description) are on docs/task-board.md.
  */
 
 /** Longest room name, in characters. Room names are Durable Object names and URL segments. */
