@@ -85,6 +85,11 @@ describe("README", () => {
       `${bytes(wire.MAX_SUBSCRIPTION_INPUT_BYTES)} serialized; id ≤ ${wire.MAX_SUBSCRIPTION_ID_CHARS} characters`,
     );
     expect(limits.get("`connectionParams`")).toBe(`${bytes(wire.MAX_CONNECTION_PARAMS_BYTES)}, flat string values`);
+    expect(limits.get("read-only SQL text")).toBe(`${count(wire.MAX_SQL_CHARS)} characters`);
+    expect(limits.get("read-only SQL parameters")).toBe(`${count(wire.MAX_SQL_PARAMS)} (the platform's limit)`);
+    expect(limits.get("read-only SQL result")).toBe(
+      `${count(wire.MAX_SQL_RESULT_ROWS)} rows and ${bytes(wire.MAX_SQL_RESULT_BYTES)} of JSON`,
+    );
   });
 });
 
@@ -197,6 +202,11 @@ function headingsOf(markdown: string): Set<string> {
         .replace(/ /g, "-"),
     ),
   );
+}
+
+/** A count as the docs write it: "10,000". */
+function count(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 /** A byte count as the docs write it: "512 bytes", "1 KiB", "1 MiB". */
