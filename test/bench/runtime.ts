@@ -7,19 +7,14 @@
  * proxy) and its RSS through /proc. Every child runs in its own process group,
  * which is killed at the end, on errors and on signals. Used by run.ts only.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { wranglerEnv } from "../helpers/wrangler-process";
+import { groupAlive, signalGroup, spawnGroup, wranglerEnv, type ProcessGroup } from "../helpers/wrangler-process";
 
 export interface Child {
   name: string;
-  proc: ChildProcess;
-  /** Process group id (= pid: spawned detached); wrangler's workerd processes inherit it. */
-  pgid: number;
-  tail: string[];
-  exited: boolean;
-  exitCode: number | null;
+  /** wrangler in its own process group (spawned detached); its workerd processes inherit it. */
+  group: ProcessGroup;
 }
 
 export interface RuntimeOptions {
@@ -49,29 +44,17 @@ export function snapshot(root: string, tempDir: string): { productDir: string; b
 
 /** Starts `wrangler <args>` in `cwd` in its own process group. */
 export function startWrangler(options: RuntimeOptions, name: string, cwd: string, args: string[]): Child {
-  const bin = join(options.root, "node_modules/wrangler/bin/wrangler.js");
-  const proc = spawn(process.execPath, [bin, ...args], {
+  const group = spawnGroup({
+    args: [join(options.root, "node_modules/wrangler/bin/wrangler.js"), ...args],
     cwd,
     env: wranglerEnv(options.root, join(options.tempDir, "wrangler-logs")),
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    onOutput: (text) => {
+      options.log.write(text.replace(/^/gm, `[${name}] `));
+      if (options.verbose) process.stderr.write(text.replace(/^/gm, `[${name}] `));
+    },
   });
-  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
-  const child: Child = { name, proc, pgid: proc.pid, tail: [], exited: false, exitCode: null };
+  const child: Child = { name, group };
   children.push(child);
-  const onData = (chunk: Buffer) => {
-    const text = chunk.toString();
-    options.log.write(text.replace(/^/gm, `[${name}] `));
-    if (options.verbose) process.stderr.write(text.replace(/^/gm, `[${name}] `));
-    for (const line of text.split("\n")) if (line.trim()) child.tail.push(line);
-    if (child.tail.length > 80) child.tail.splice(0, child.tail.length - 80);
-  };
-  proc.stdout?.on("data", onData);
-  proc.stderr?.on("data", onData);
-  proc.on("exit", (code) => {
-    child.exited = true;
-    child.exitCode = code;
-  });
   return child;
 }
 
@@ -79,22 +62,23 @@ export function startWrangler(options: RuntimeOptions, name: string, cwd: string
 export async function runWrangler(options: RuntimeOptions, name: string, cwd: string, args: string[], timeoutMs: number): Promise<void> {
   const child = startWrangler(options, name, cwd, args);
   const until = Date.now() + timeoutMs;
-  while (!child.exited) {
-    if (Date.now() > until) throw new Error(`${name} did not finish within ${timeoutMs} ms\n${child.tail.join("\n")}`);
+  while (!child.group.exited) {
+    if (Date.now() > until) throw new Error(`${name} did not finish within ${timeoutMs} ms\n${child.group.logTail()}`);
     await sleep(100);
   }
-  if (child.exitCode !== 0) throw new Error(`${name} exited with ${child.exitCode}\n${child.tail.join("\n")}`);
+  if (child.group.exitCode !== 0) throw new Error(`${name} exited with ${child.group.exitCode}\n${child.group.logTail()}`);
 }
 
 /** Waits until `url` answers 2xx. */
 export async function waitReady(child: Child, url: string, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (child.exited) throw new Error(`${child.name} exited with ${child.exitCode} before it was ready\n${child.tail.join("\n")}`);
+    if (child.group.exited)
+      throw new Error(`${child.name} exited with ${child.group.exitCode} before it was ready\n${child.group.logTail()}`);
     if (await healthy(url)) return;
     await sleep(200);
   }
-  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms\n${child.tail.join("\n")}`);
+  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms\n${child.group.logTail()}`);
 }
 
 async function healthy(url: string): Promise<boolean> {
@@ -169,7 +153,7 @@ export interface RuntimeEntry {
  * one of its listening ports that answers GET /health.
  */
 export async function findRuntime(child: Child, proxyPort: number): Promise<RuntimeEntry> {
-  const workerds = processesInGroup(child.pgid).filter((info) => info.cmdline[0]?.endsWith("/workerd"));
+  const workerds = processesInGroup(child.group.pgid).filter((info) => info.cmdline[0]?.endsWith("/workerd"));
   const runtime = workerds.find((info) => !info.cmdline.some((arg) => arg === `--socket-addr=entry=127.0.0.1:${proxyPort}`));
   if (!runtime) throw new Error(`${child.name}: no runtime workerd among ${workerds.map((info) => info.pid).join(", ") || "none"}`);
   for (const port of listeningPorts(runtime.pid)) {
@@ -188,30 +172,11 @@ export function rssKiB(pid: number): number {
 
 // ---------------------------------------------------------------- teardown
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
 /** SIGTERM every child's process group, then SIGKILL whatever is left. Only our own groups. */
 export async function killChildren(): Promise<void> {
-  const pgids = children.map((child) => child.pgid).filter(groupAlive);
-  for (const pgid of pgids) signalGroup(pgid, "SIGTERM");
-  const until = Date.now() + 5_000;
-  while (Date.now() < until && pgids.some(groupAlive)) await sleep(100);
-  for (const pgid of pgids.filter(groupAlive)) signalGroup(pgid, "SIGKILL");
+  const alive = children.filter((child) => groupAlive(child.group.pgid));
+  await Promise.all(alive.map((child) => child.group.stop()));
+  const pgids = alive.map((child) => child.group.pgid);
   const hardUntil = Date.now() + 3_000;
   while (Date.now() < hardUntil && pgids.some(groupAlive)) await sleep(100);
   const left = pgids.filter(groupAlive);
@@ -220,14 +185,14 @@ export async function killChildren(): Promise<void> {
 
 /** Last resort on process exit (synchronous). */
 export function killChildrenNow(): void {
-  for (const child of children) signalGroup(child.pgid, "SIGKILL");
+  for (const child of children) signalGroup(child.group.pgid, "SIGKILL");
 }
 
 /** The last log lines of every child, for error reports. */
 export function childTails(lines = 25): string {
   return children
-    .filter((child) => child.tail.length)
-    .map((child) => `--- last lines of ${child.name} ---\n${child.tail.slice(-lines).join("\n")}`)
+    .filter((child) => child.group.logTail())
+    .map((child) => `--- last lines of ${child.name} ---\n${child.group.logTail().split("\n").slice(-lines).join("\n")}`)
     .join("\n");
 }
 

@@ -3,15 +3,15 @@
  * local D1 migrations must be applied in DIR too (not in the default
  * .wrangler/state), or the replica has no tables. Runs scripts/dev.mjs for
  * real — migrations, web build, `wrangler dev` — on a free port, waits for
- * /health, stops its whole process group, then reads the D1 file in DIR.
+ * /health, stops its whole process group (test/helpers/wrangler-process.ts),
+ * then reads the D1 file in DIR.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePorts, wranglerEnv } from "../helpers/wrangler-process";
+import { freePorts, startProcessGroup, wranglerEnv } from "../helpers/wrangler-process";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const STARTUP_TIMEOUT_MS = 45_000;
@@ -23,28 +23,6 @@ afterAll(() => {
   rmSync(stateDir, { recursive: true, force: true });
   if (!hadDevVars) rmSync(join(ROOT, ".dev.vars"), { force: true });
 });
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** SIGTERM to the group (dev.mjs, esbuild, wrangler, workerd), SIGKILL after 5 s; true once it is gone. */
-async function stopGroup(pgid: number): Promise<boolean> {
-  try {
-    process.kill(-pgid, "SIGTERM");
-  } catch {
-    // Already gone.
-  }
-  for (let waited = 0; groupAlive(pgid) && waited < 5_000; waited += 100) await new Promise((done) => setTimeout(done, 100));
-  if (!groupAlive(pgid)) return true;
-  process.kill(-pgid, "SIGKILL");
-  return false;
-}
 
 /** The replica's SQLite file under DIR/v3/d1 (miniflare names it after the database id), or undefined. */
 function replicaFile(dir: string): string | undefined {
@@ -62,45 +40,17 @@ describe("npm run dev -- --persist-to DIR", () => {
     // arguments go through unchanged. The `=` form exercises the second spelling.
     const args = [`--persist-to=${stateDir}`, "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false"];
     const env = { ...wranglerEnv(ROOT, join(stateDir, "logs")), PORT: String(port) };
-    const child = spawn(process.execPath, [join(ROOT, "scripts/dev.mjs"), ...args], {
+    const server = await startProcessGroup({
+      name: "dev server (node scripts/dev.mjs)",
+      args: [join(ROOT, "scripts/dev.mjs"), ...args],
       cwd: ROOT,
       env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      port,
+      timeoutMs: STARTUP_TIMEOUT_MS,
     });
-    const pgid = child.pid!;
-    const output: string[] = [];
-    child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    let exited = false;
-    child.on("exit", () => (exited = true));
-    const killAll = () => {
-      try {
-        process.kill(-pgid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    };
-    process.once("exit", killAll);
-
-    let healthy = false;
-    try {
-      for (const until = Date.now() + STARTUP_TIMEOUT_MS; !healthy && !exited && Date.now() < until;) {
-        try {
-          const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) });
-          healthy = response.ok;
-        } catch {
-          // Not listening yet.
-        }
-        if (!healthy) await new Promise((done) => setTimeout(done, 250));
-      }
-    } finally {
-      const stopped = await stopGroup(pgid);
-      process.off("exit", killAll);
-      expect(stopped, "dev.mjs and everything it started exit on SIGTERM").toBe(true);
-    }
-    const log = output.join("").slice(-4_000);
-    expect(healthy, `dev server never answered /health:\n${log}`).toBe(true);
+    const stopped = await server.stop();
+    expect(stopped, "dev.mjs and everything it started exit on SIGTERM").toBe(true);
+    const log = server.logTail();
 
     const file = replicaFile(stateDir);
     expect(file, `no D1 database under ${stateDir}/v3/d1:\n${log}`).toBeDefined();
