@@ -5,15 +5,13 @@
 import { z } from "zod";
 import { lastEventIdInput } from "../rpc/live-procedures";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../../schema/tasks";
-import {
-  DEFAULT_LIVE_LIMIT,
-  DEFAULT_PAGE_SIZE,
-  MAX_LIVE_LIMIT,
-  MAX_PAGE_SIZE,
-  MAX_TASK_DESCRIPTION_CHARS,
-  MAX_TASK_TITLE_CHARS,
-  MAX_USER_ID_CHARS,
-} from "../lib/limits";
+import { DEFAULT_LIVE_LIMIT, DEFAULT_PAGE_SIZE, MAX_LIVE_LIMIT, MAX_PAGE_SIZE, MAX_USER_ID_CHARS } from "../lib/limits";
+
+/** Longest task title, in characters. */
+export const MAX_TASK_TITLE_CHARS = 500;
+
+/** Longest task description, in characters. */
+export const MAX_TASK_DESCRIPTION_CHARS = 10_000;
 
 const title = z
   .string({ error: "title must be a string" })

@@ -2,15 +2,15 @@
  * tRPC in the Worker, for the HTTP endpoint (trpc-endpoint.ts): the context of
  * a verified HTTP call, and the room router's transformer, metadata and error
  * shape, so answers look the same whichever side served them. Room errors pass
- * through unchanged (`RoomCallError`). `workerProcedure` checks roles exactly
- * like the room's builders, for procedures served in the Worker itself.
+ * through unchanged (`RoomCallError`). Procedures served in the Worker itself
+ * (replica reads) are the room's own, with their own role checks.
  */
 import { initTRPC } from "@trpc/server";
 import superjson from "superjson";
 import type { RoomName } from "../lib/room-name";
 import type { DirectCallErrorShape } from "../protocol/direct-call";
 import type { Identity } from "../protocol/identity";
-import { assertMayCall, formatError, type ProcedureMeta } from "../rpc/init";
+import { formatError, type ProcedureMeta } from "../rpc/init";
 
 /** Who is calling which room over HTTP; the token was verified before this was made. */
 export interface EndpointContext {
@@ -45,9 +45,3 @@ export const endpointRouter = t.router;
 
 /** A procedure with no checks of its own: for calls the room checks (forwarding). */
 export const forwardingProcedure = t.procedure;
-
-/** A procedure served in the Worker: declare its least role with `.meta({ role })`; checked like the room's. */
-export const workerProcedure = t.procedure.use(({ ctx, meta, path, next }) => {
-  assertMayCall(ctx.identity, meta, path);
-  return next();
-});

@@ -9,7 +9,7 @@
 import type { AnyProcedure, AnyRouter } from "@trpc/server";
 import { D1Reader } from "../replica/d1-reader";
 import type { ReplicaContext } from "../rpc/context";
-import { callProcedure, proceduresOf } from "../transport/call-procedure";
+import { callProcedure, proceduresOf } from "../rpc/procedures";
 import { forwardingProcedure, type EndpointContext } from "./endpoint-init";
 import { callRoom } from "./room-call";
 

@@ -27,7 +27,7 @@ import type { RoomName } from "../lib/room-name";
 import { BOOKMARK_HEADER } from "../protocol/routes";
 import { MAX_BATCH_SIZE, MAX_HTTP_BODY_BYTES } from "../protocol/wire-limits";
 import { rootConfig } from "../rpc/init";
-import { proceduresOf } from "../transport/call-procedure";
+import { proceduresOf } from "../rpc/procedures";
 import { endpointRouter, forwardingProcedure, type EndpointContext } from "./endpoint-init";
 import { callRoom } from "./room-call";
 import { servedInWorker } from "./served-in-worker";

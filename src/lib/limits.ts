@@ -8,12 +8,6 @@
 /** Longest room name, in characters. Room names are Durable Object names and URL segments. */
 export const MAX_ROOM_NAME_CHARS = 128;
 
-/** Longest task title, in characters. */
-export const MAX_TASK_TITLE_CHARS = 500;
-
-/** Longest task description, in characters. */
-export const MAX_TASK_DESCRIPTION_CHARS = 10_000;
-
 /** Longest user id (`sub`) or display name carried in a token, in characters. */
 export const MAX_USER_ID_CHARS = 128;
 

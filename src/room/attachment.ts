@@ -7,6 +7,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { identitySchema } from "../protocol/identity";
+import { utf8Bytes } from "../lib/utf8";
 
 /** Bumped when the shape changes; sockets with an older shape are asked to reconnect. */
 export const ATTACHMENT_VERSION = 1;
@@ -56,7 +57,7 @@ export function readAttachment(ws: WebSocket): Attachment | null {
 
 /** Stores the attachment; throws PAYLOAD_TOO_LARGE when it would not fit the platform's limit. */
 export function writeAttachment(ws: WebSocket, attachment: Attachment): void {
-  if (JSON.stringify(attachment).length > MAX_ATTACHMENT_BYTES) {
+  if (utf8Bytes(JSON.stringify(attachment)) > MAX_ATTACHMENT_BYTES) {
     throw new TRPCError({
       code: "PAYLOAD_TOO_LARGE",
       message: `this socket's state (subscriptions, connectionParams) would exceed ${MAX_ATTACHMENT_BYTES} bytes`,

@@ -5,12 +5,9 @@
  * Used by the room's constructor (src/room/room.ts); internal to src/room/.
  */
 import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { RoomMigrations } from "../rpc/app-api";
 
-/** The shape of drizzle-kit's `drizzle/migrations.js` (journal plus SQL text per `mNNNN` key). */
-export interface RoomMigrations {
-  readonly journal: { readonly entries: readonly { idx: number; when: number; tag: string; breakpoints: boolean }[] };
-  readonly migrations: Readonly<Record<string, string>>;
-}
+export type { RoomMigrations };
 
 /** What `applyRoomMigrations` did. */
 export interface MigrationReport {

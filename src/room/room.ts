@@ -27,6 +27,7 @@ import type { Identity } from "../protocol/identity";
 import { PING, PONG } from "../protocol/routes";
 import type { AppDefinition } from "../rpc/app-api";
 import type { RoomContext, RoomDatabase } from "../rpc/context";
+import { proceduresOf } from "../rpc/procedures";
 import { ReadOnlySql } from "../sql/read-only-sql";
 import { SyncEngine } from "../sync/sync-engine";
 import { errorResult, parseDirectCall, runDirectCall } from "../transport/direct-call";
@@ -59,9 +60,11 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     const config = getTableConfig(table);
     return { name: config.name, columns: config.columns.map((column) => column.name) };
   });
+  // Seed clients subscribe to `<table>.changes`: offer the tables that have one.
+  const procedures = proceduresOf(app.router);
   const seed = seedConfig(
     app.seedMethods,
-    app.tables.map((table) => table.name),
+    app.tables.map((table) => table.name).filter((name) => procedures.get(`${name}.changes`)?.type === "subscription"),
   );
 
   return class Room extends DurableObject<Env> {

@@ -12,7 +12,7 @@
  * export const app = api.defineApp({ router: { notes: notes.procedures, replica: { notes: notes.replica } }, migrations });
  * export type AppRouter = typeof app.router;
  */
-import type { TRPCCreateRouterOptions } from "@trpc/server";
+import type { AnyRouter, TRPCCreateRouterOptions } from "@trpc/server";
 import type { z } from "zod";
 import { replicatedTablesOf, roomTablesOf, type AnyReplicatedTable, type RoomTablesOf } from "../../schema/define";
 import type { RoomContext, RoomDatabase } from "./context";
@@ -20,9 +20,11 @@ import { crud, type ColumnKey, type CrudOptions } from "./crud";
 import { engineRouters, ENGINE_NAMESPACES } from "./engine-router";
 import { adminProcedure, analyticsProcedure, middleware, readerProcedure, router, writerProcedure } from "./init";
 import { changesProcedure, committed, liveProcedure } from "./live-procedures";
+import { proceduresOf } from "./procedures";
 import { replicaProcedure } from "./replica-procedures";
+import { REPLICA_PATH_PREFIX } from "../protocol/routes";
 
-/** The room migrations drizzle-kit bundles as `drizzle/migrations.js`. */
+/** The room migrations drizzle-kit bundles as `drizzle/migrations.js` (journal plus SQL text per `mNNNN` key). */
 export interface RoomMigrations {
   journal: { entries: readonly { idx: number; when: number; tag: string; breakpoints: boolean }[] };
   migrations: Record<string, string>;
@@ -116,6 +118,7 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
         }
       }
       const full = router({ ...engineRouters, ...app.router });
+      assertReplicaPaths(full);
       const services = definition.services ?? (() => undefined);
       return {
         router: full,
@@ -127,4 +130,22 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
       } satisfies AppDefinition<typeof full>;
     },
   };
+}
+
+/**
+ * Replica reads are recognised twice: clients send paths under `replica.` over
+ * HTTP, and the Worker serves procedures marked `meta.replica` from D1. The two
+ * must agree, or a read would never reach D1 (or take a needless hop).
+ */
+function assertReplicaPaths(appRouter: AnyRouter): void {
+  for (const [path, info] of proceduresOf(appRouter)) {
+    const underPrefix = path.startsWith(REPLICA_PATH_PREFIX);
+    const isReplicaRead = info.meta?.replica === true;
+    if (underPrefix && !isReplicaRead) {
+      throw new Error(`"${path}" is under "${REPLICA_PATH_PREFIX}" but is not a replica read: build it with replicaProcedure, or move it`);
+    }
+    if (isReplicaRead && !underPrefix) {
+      throw new Error(`replica read "${path}" must live under "${REPLICA_PATH_PREFIX}" (clients send only those to the replica)`);
+    }
+  }
 }

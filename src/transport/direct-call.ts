@@ -8,7 +8,7 @@ import { getErrorShape, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } fro
 import { parseRoomName, type RoomName } from "../lib/room-name";
 import { directCallSchema, type DirectCall, type DirectCallResult, type DirectCallType } from "../protocol/direct-call";
 import { rootConfig } from "../rpc/init";
-import { callProcedure } from "./call-procedure";
+import { callProcedure } from "../rpc/procedures";
 
 /** A parsed direct call: the room name is validated, the input deserialized. */
 export interface ParsedDirectCall {

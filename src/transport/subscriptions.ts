@@ -8,8 +8,9 @@
 import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server";
 import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
 import type { RequestId } from "../protocol/seed-frames";
-import { subscribeProcedure } from "./call-procedure";
+import { subscribeProcedure } from "../rpc/procedures";
 import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../protocol/wire-limits";
+import { utf8Bytes } from "../lib/utf8";
 
 export type { RequestId };
 
@@ -85,7 +86,7 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     if (String(subscription.id).length > MAX_SUBSCRIPTION_ID_CHARS) {
       return new TRPCError({ code: "BAD_REQUEST", message: `subscription id is longer than ${MAX_SUBSCRIPTION_ID_CHARS} characters` });
     }
-    if (JSON.stringify(subscription.input ?? null).length > MAX_SUBSCRIPTION_INPUT_BYTES) {
+    if (utf8Bytes(JSON.stringify(subscription.input ?? null)) > MAX_SUBSCRIPTION_INPUT_BYTES) {
       return new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: `subscription input exceeds ${MAX_SUBSCRIPTION_INPUT_BYTES} bytes` });
     }
     return null;

@@ -13,9 +13,10 @@ import { parseTRPCMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
 import { CLOSE_CODES } from "../protocol/close-codes";
 import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES } from "../protocol/wire-limits";
 import { rootConfig } from "../rpc/init";
-import { callProcedure } from "./call-procedure";
+import { callProcedure } from "../rpc/procedures";
 import { handleSeedFrame, isSeedFrame, seedSink, seedUnavailable, type SeedConfig } from "./seed-protocol";
 import { createSubscriptions, isPlainObject, type RequestId, type Sink, type StoredSubscription } from "./subscriptions";
+import { utf8Bytes } from "../lib/utf8";
 
 /** What the adapter reads of a socket (the room keeps it in the attachment; reading it is cheap). */
 export interface SocketState {
@@ -200,7 +201,13 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
 
       const unavailable = options.unavailable?.() ?? null;
       if (unavailable) {
-        for (const request of Array.isArray(parsed) ? parsed : [parsed]) {
+        const requests = Array.isArray(parsed) ? parsed : [parsed];
+        // Answered per request, but never more than a batch may hold.
+        if (requests.length > MAX_BATCH_SIZE) {
+          sendError(ws, null, unavailable);
+          return;
+        }
+        for (const request of requests) {
           if (isSeedFrame(request)) seedUnavailable(ws, request, unavailable);
           else sendError(ws, idOf(request), unavailable);
         }
@@ -268,7 +275,7 @@ function parseConnectionParams(data: unknown): ParamsResult {
     if (typeof item !== "string") return { ok: false, message: `connectionParams.${key} must be a string` };
     value[key] = item;
   }
-  if (JSON.stringify(value).length > MAX_CONNECTION_PARAMS_BYTES) {
+  if (utf8Bytes(JSON.stringify(value)) > MAX_CONNECTION_PARAMS_BYTES) {
     return { ok: false, message: `connectionParams exceed ${MAX_CONNECTION_PARAMS_BYTES} bytes` };
   }
   return { ok: true, value };

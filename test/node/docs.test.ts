@@ -16,7 +16,7 @@ import { app } from "../../src/app";
 import * as wire from "../../src/protocol/wire-limits";
 import { engineRouters, ENGINE_NAMESPACES } from "../../src/rpc/engine-router";
 import { router } from "../../src/rpc/init";
-import { proceduresOf, type ProcedureInfo } from "../../src/transport/call-procedure";
+import { proceduresOf, type ProcedureInfo } from "../../src/rpc/procedures";
 import { ENGINE_SEED_METHODS } from "../../src/transport/seed-protocol";
 
 const root = resolve(import.meta.dirname, "../..");

@@ -161,6 +161,15 @@ describe("the tRPC WebSocket protocol in a room", () => {
     expect(error.error.message).toContain(`${MAX_CONNECTION_PARAMS_BYTES} bytes`);
   });
 
+  it("counts connectionParams in UTF-8 bytes, not characters", async () => {
+    const socket = await open(uniqueRoom(), "&connectionParams=1");
+    // 400 characters, 1,200 bytes: over the limit although under it in characters.
+    socket.send({ method: "connectionParams", data: { pad: "€".repeat(400) } });
+    const [error] = (await socket.waitForFrames(1)) as [ErrorFrame];
+    expect(error).toMatchObject({ id: null, error: { data: { code: "BAD_REQUEST" } } });
+    expect(error.error.message).toContain(`${MAX_CONNECTION_PARAMS_BYTES} bytes`);
+  });
+
   it("refuses a subscription whose input or id would not fit the socket's attachment", async () => {
     const socket = await open(uniqueRoom());
     const big = { json: { status: "pending", limit: 10, pad: "x".repeat(MAX_SUBSCRIPTION_INPUT_BYTES) } };

@@ -48,6 +48,19 @@ describe("a room whose schema is behind the code", () => {
     expect(logged).toHaveBeenCalledWith(expect.stringContaining("room unavailable"), expect.anything());
   });
 
+  it("answers an oversized batch with one error, not one per request", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const room = await breakRoom("DROP TABLE tasks");
+    const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "writer")}`);
+    sockets.push(socket);
+    socket.send(Array.from({ length: 5_000 }, (_, id) => ({ id, method: "query", params: { path: "tasks.list" } })));
+    socket.send({ id: "last", method: "query", params: { path: "tasks.list" } });
+    const frames = (await socket.waitForFrames(2)) as Record<string, unknown>[];
+    expect(frames[0]).toMatchObject({ id: null, error: { message: expect.stringContaining('table "tasks" is missing') } });
+    expect(frames[1]).toMatchObject({ id: "last" });
+    expect(socket.frames).toHaveLength(2);
+  });
+
   it("answers HTTP calls with an error naming the missing column", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const room = await breakRoom("ALTER TABLE tasks DROP COLUMN assignee");

@@ -7,7 +7,7 @@
  */
 import { callTRPCProcedure, TRPCError, type AnyProcedure, type AnyRouter } from "@trpc/server";
 import { isObservable, type Observable } from "@trpc/server/observable";
-import type { ProcedureMeta } from "../rpc/init";
+import type { ProcedureMeta } from "./init";
 
 export type CallType = "query" | "mutation";
 
