@@ -10,7 +10,7 @@
 import { openSocket, type WebSocketClass } from "./sockets";
 
 const MARKER = "bench:room-invoked";
-const ENTRY_POINTS = /^ {2}async (fetch|call|webSocketMessage|webSocketClose|webSocketError|alarm)\(/;
+const ENTRY_POINTS = /^\s*async (fetch|call|webSocketMessage|webSocketClose|webSocketError|alarm)\(/;
 
 interface CdpMessage {
   id?: number;
@@ -64,10 +64,14 @@ export class RoomProbe {
     if (!worker) throw new Error(`room probe: no worker script among ${probe.scripts.length} scripts`);
     const source = (await probe.send("Debugger.getScriptSource", { scriptId: worker.scriptId })).result?.scriptSource ?? "";
     const lines = source.split("\n");
-    const start = lines.findIndex((line) => /^(var Room = class extends|class Room extends)/.test(line));
+    // The engine's Room class (made by createRoomClass), not the app entry's empty subclass.
+    const start = lines.findIndex((line) => /class Room extends DurableObject\b/.test(line));
     if (start < 0) throw new Error("room probe: class Room not found in the bundle");
-    for (let line = start + 1; line < lines.length && !/^};?$/.test(lines[line]!); line++) {
-      const match = ENTRY_POINTS.exec(lines[line]!);
+    const indent = /^\s*/.exec(lines[start]!)![0];
+    const end = new RegExp(`^${indent}};?$`);
+    for (let line = start + 1; line < lines.length && !end.test(lines[line]!); line++) {
+      // Methods of the class itself, one level in (not nested functions).
+      const match = lines[line]!.startsWith(`${indent}  async`) ? ENTRY_POINTS.exec(lines[line]!) : null;
       if (!match) continue;
       const set = await probe.send("Debugger.setBreakpoint", {
         location: { scriptId: worker.scriptId, lineNumber: line + 1 },
