@@ -71,13 +71,19 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     }
   }
 
-  /** Checks that one more subscription fits on this socket; returns the problem, if any. */
+  /**
+   * Checks that one more subscription fits on this socket; returns the problem, if any.
+   * Subscriptions still starting count too: `start` reserves its slot in `live`
+   * synchronously, so one frame of many subscription requests cannot overrun the cap.
+   */
   function admissible(ws: WebSocket, subscription: StoredSubscription): TRPCError | null {
     const stored = options.stored(ws);
-    if (stored.some((existing) => existing.id === subscription.id) || live.get(ws)?.has(subscription.id)) {
+    const running = live.get(ws);
+    if (stored.some((existing) => existing.id === subscription.id) || running?.has(subscription.id)) {
       return new TRPCError({ code: "BAD_REQUEST", message: `duplicate subscription id ${subscription.id}` });
     }
-    if (stored.length >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+    const held = new Set<RequestId>([...stored.map((existing) => existing.id), ...(running?.keys() ?? [])]);
+    if (held.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
       return new TRPCError({
         code: "TOO_MANY_REQUESTS",
         message: `a socket may hold at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions; stop one first`,
@@ -112,6 +118,7 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
       }
     }
     const abort = new AbortController();
+    // Reserves the slot before the first await (see `admissible`).
     liveOf(ws).set(subscription.id, abort);
     let input: unknown;
     let result: Awaited<ReturnType<typeof subscribeProcedure>>;

@@ -5,6 +5,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_SUBSCRIPTION_ID_CHARS,
   MAX_SUBSCRIPTION_INPUT_BYTES,
+  MAX_SUBSCRIPTIONS_PER_SOCKET,
 } from "../../src/protocol/wire-limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
 import { tokenFor, uniqueRoom } from "../helpers/clients";
@@ -115,6 +116,26 @@ describe("the tRPC WebSocket protocol in a room", () => {
     socket.send({ id: "s1", method: "subscription.stop" });
     const [stopped] = (await socket.waitForFrames(6)).slice(5);
     expect(stopped).toEqual({ id: "s1", result: { type: "stopped" } });
+  });
+
+  it("starts at most 16 subscriptions from one frame of 40 and refuses the rest", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send(Array.from({ length: 40 }, (_, id) => ({ id, method: "subscription", params: { path: "tasks.changes" } })));
+    // Each started subscription also sends its `ready` event: 16 × 2 + 24 errors.
+    await socket.waitForFrames(2 * MAX_SUBSCRIPTIONS_PER_SOCKET + (40 - MAX_SUBSCRIPTIONS_PER_SOCKET));
+    const started = socket.frames.filter((frame) => (frame as { result?: { type: string } }).result?.type === "started");
+    const errors = socket.frames.filter((frame): frame is ErrorFrame => "error" in (frame as object));
+    expect(started).toHaveLength(MAX_SUBSCRIPTIONS_PER_SOCKET);
+    expect(errors).toHaveLength(40 - MAX_SUBSCRIPTIONS_PER_SOCKET);
+    for (const error of errors) {
+      expect(error.error.data.code).toBe("TOO_MANY_REQUESTS");
+      expect(error.error.message).toContain(`at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions`);
+    }
+
+    // The cap still holds afterwards: one more is refused, and stopping one frees a slot.
+    socket.send({ id: "late", method: "subscription", params: { path: "tasks.changes" } });
+    const [late] = (await socket.waitForFrames(socket.frames.length + 1)).slice(-1) as [ErrorFrame];
+    expect(late).toMatchObject({ id: "late", error: { data: { code: "TOO_MANY_REQUESTS" } } });
   });
 
   it("closes the socket with 1009 on a frame over the size limit, and other sockets are untouched", async () => {
