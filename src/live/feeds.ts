@@ -85,6 +85,12 @@ export interface LiveQueryOptions<Result> {
   tables: readonly string[];
   /** Runs the query (synchronously in practice: the room's SQLite is synchronous). */
   run: () => Result | Promise<Result>;
+  /**
+   * Identifies identical queries (same procedure and input): they share one
+   * evaluation per commit, and so one result object, encoded once for all
+   * their sockets. Without a key every subscription evaluates on its own.
+   */
+  key?: string;
   lastEventId: string | null | undefined;
   signal: AbortSignal;
 }
@@ -95,18 +101,22 @@ export interface LiveQueryOptions<Result> {
  * push per commit.
  */
 export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): AsyncGenerator<TrackedEnvelope<Result>> {
-  const { log, hub, tables, signal } = options;
+  const { log, hub, tables, signal, key } = options;
+  const evaluate = (at: number) => (key === undefined ? options.run() : hub.memo(`live:${key}@${at}`, options.run));
+  // Subscribers at the same point read the log once per commit.
+  const changedTables = (from: number, to: number) => hub.memo(`tables:${from}:${to}`, () => log.tablesChanged(from, to));
+  const reaches = (seq: number) => hub.memo(`reaches:${seq}`, () => log.reaches(seq));
   const seen = seqOf(options.lastEventId);
   let version = hub.published;
-  const current = seen !== null && seen <= version && log.reaches(seen) && !intersects(log.tablesChanged(seen, version), tables);
-  if (!current) yield tracked(String(version), await options.run());
+  const current = seen !== null && seen <= version && reaches(seen) && !intersects(changedTables(seen, version), tables);
+  if (!current) yield tracked(String(version), await evaluate(version));
   while (!signal.aborted) {
     // Commits published while suspended at a yield are caught here, not lost.
     if (hub.published === version && !(await hub.next(signal))) return;
     const upTo = hub.published;
-    const changed = !log.reaches(version) || intersects(log.tablesChanged(version, upTo), tables);
+    const changed = !reaches(version) || intersects(changedTables(version, upTo), tables);
     version = upTo;
-    if (changed) yield tracked(String(upTo), await options.run());
+    if (changed) yield tracked(String(upTo), await evaluate(upTo));
   }
 }
 

@@ -19,7 +19,7 @@ import type { RoomContext, RoomDatabase } from "./context";
 import { crud, type ColumnKey, type CrudOptions } from "./crud";
 import { engineRouters, ENGINE_NAMESPACES } from "./engine-router";
 import { adminProcedure, analyticsProcedure, middleware, readerProcedure, router, writerProcedure } from "./init";
-import { changesProcedure, committed, liveProcedure } from "./live-procedures";
+import { changesProcedure, committed, liveProcedure, type LiveQueryContext } from "./live-procedures";
 import { proceduresOf } from "./procedures";
 import { replicaProcedure } from "./replica-procedures";
 import { REPLICA_PATH_PREFIX } from "../protocol/routes";
@@ -95,9 +95,9 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
     liveProcedure<TInput extends Parameters<typeof liveProcedure>[1], Result>(
       tables: Parameters<typeof liveProcedure>[0],
       input: TInput,
-      run: (ctx: Ctx, input: z.output<TInput>) => Result,
+      run: (ctx: Omit<Ctx, "identity" | "connectionParams" | "socket">, input: z.output<TInput>) => Result,
     ) {
-      return liveProcedure(tables, input, run as unknown as (ctx: RoomContext, input: z.output<TInput>) => Result);
+      return liveProcedure(tables, input, run as unknown as (ctx: LiveQueryContext, input: z.output<TInput>) => Result);
     },
     replicaProcedure,
     committed,

@@ -56,9 +56,20 @@ export function changesProcedure<T extends AnyReplicatedTable>(table: T) {
   );
 }
 
+/** What a live query may read: the room, never the caller (results are shared between callers). */
+export type LiveQueryContext = Omit<RoomContext, "identity" | "connectionParams" | "socket">;
+
+/** The caller-free part of a call's context. */
+function liveQueryContext({ identity: _identity, connectionParams: _params, socket: _socket, ...room }: RoomContext): LiveQueryContext {
+  return room;
+}
+
 /**
  * A live query: `run(ctx, input)` now, and again after each commit touching
  * `tables`. `input` must accept `lastEventId` (set by the client on resume).
+ * Subscriptions with the same input share one evaluation per commit: `run`
+ * sees the room (`LiveQueryContext`) but not who is calling, so one caller's
+ * result can never be another's.
  *
  * @example
  * live: liveProcedure([tasks], z.object({ lastEventId: lastEventIdInput }), (ctx) => ctx.db.select().from(tasks.room).all()),
@@ -66,16 +77,19 @@ export function changesProcedure<T extends AnyReplicatedTable>(table: T) {
 export function liveProcedure<TSchema extends z.ZodType<{ lastEventId?: string | null | undefined }>, Result>(
   tables: readonly (AnyReplicatedTable | string)[],
   input: TSchema,
-  run: (ctx: RoomContext, input: z.output<TSchema>) => Result,
+  run: (ctx: LiveQueryContext, input: z.output<TSchema>) => Result,
 ) {
   const names = tables.map((table) => (typeof table === "string" ? table : table.name));
-  return readerProcedure.input(input).subscription(({ ctx, input, signal }) => {
+  return readerProcedure.input(input).subscription(({ ctx, input, signal, path }) => {
     const parsed = input as z.output<TSchema>;
+    // Same procedure, same input (whatever each client's resume point): one evaluation per commit.
+    const { lastEventId: _resumeFrom, ...query } = (parsed ?? {}) as Record<string, unknown>;
     return liveQuery<Awaited<Result>>({
       log: ctx.live.log,
       hub: ctx.live.hub,
       tables: names,
-      run: () => run(ctx, parsed) as Awaited<Result> | Promise<Awaited<Result>>,
+      run: () => run(liveQueryContext(ctx), parsed) as Awaited<Result> | Promise<Awaited<Result>>,
+      key: `${path}:${JSON.stringify(query)}`,
       lastEventId: parsed.lastEventId,
       signal: signal ?? new AbortController().signal,
     });

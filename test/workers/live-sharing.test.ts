@@ -1,0 +1,57 @@
+/**
+ * Identical live queries (same procedure, same input) share one evaluation and
+ * one encoded frame per commit, whoever subscribes; different inputs are
+ * evaluated apart. A live query never sees who is calling, so a shared result
+ * cannot carry one caller's view to another.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Task } from "../../schema";
+import { TaskStore } from "../../src/app/task-store";
+import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
+import { recorder } from "../helpers/recorder";
+import { eventsOf, waitForEvents } from "../helpers/socket-events";
+import { RawSocket } from "../helpers/worker-socket";
+
+const sockets: RawSocket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) if (!socket.closed) socket.close();
+  await closeClients();
+  vi.restoreAllMocks();
+});
+
+describe("live queries with the same input", () => {
+  it("are evaluated once per commit for all their subscribers, and sent the same frame", async () => {
+    const room = uniqueRoom("shared");
+    const users = ["ann", "bob", "cid", "dee", "eve"];
+    const same = await Promise.all(
+      users.map(async (sub) => {
+        const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", sub)}`);
+        sockets.push(socket);
+        socket.send({ id: "live", method: "subscription", params: { path: "tasks.live", input: { json: { limit: 10 } } } });
+        await waitForEvents<Task[]>(socket, "live", 1);
+        return socket;
+      }),
+    );
+    const other = await clientFor(room, "reader", "fay");
+    const narrower = recorder<Task[]>();
+    other.tasks.live.subscribe({ limit: 5 }, { onData: (event) => narrower.push(event.data) });
+    await narrower.waitFor(1);
+
+    const evaluations = vi.spyOn(TaskStore.prototype, "list");
+    const writer = await clientFor(room, "writer", "gus");
+    await writer.tasks.create.mutate({ title: "shared" });
+    await Promise.all(same.map((socket) => waitForEvents<Task[]>(socket, "live", 2)));
+    await narrower.waitFor(2);
+
+    // Two distinct inputs → two evaluations, not six.
+    expect(evaluations).toHaveBeenCalledTimes(2);
+    const pushed = same.map((socket) => socket.raw.at(-1));
+    expect(new Set(pushed).size).toBe(1);
+    for (const socket of same)
+      expect(
+        eventsOf<Task[]>(socket, "live")
+          .at(-1)!
+          .data.map((task) => task.title),
+      ).toEqual(["shared"]);
+  });
+});
