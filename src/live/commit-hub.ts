@@ -66,6 +66,19 @@ export class CommitHub {
     return value;
   }
 
+  /**
+   * Like `memo`, for large values (live query results): the hub keeps them only
+   * while someone else still holds them, so sharing never adds memory — a
+   * thousand different queries' results are not all kept until the next commit.
+   */
+  share<T extends object>(key: string, make: () => T): T {
+    const held = (this.#memo.get(key) as WeakRef<T> | undefined)?.deref();
+    if (held) return held;
+    const value = make();
+    this.#memo.set(key, new WeakRef(value));
+    return value;
+  }
+
   /** Resolves with the next commit, or null once `signal` aborts. */
   next(signal: AbortSignal): Promise<Commit | null> {
     if (signal.aborted) return Promise.resolve(null);

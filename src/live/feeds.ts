@@ -102,7 +102,7 @@ export interface LiveQueryOptions<Result> {
  */
 export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): AsyncGenerator<TrackedEnvelope<Result>> {
   const { log, hub, tables, signal, key } = options;
-  const evaluate = (at: number) => (key === undefined ? options.run() : hub.memo(`live:${key}@${at}`, options.run));
+  const evaluate = (at: number) => (key === undefined ? options.run() : hub.share(`live:${key}@${at}`, () => box(options.run())));
   // Subscribers at the same point read the log once per commit.
   const changedTables = (from: number, to: number) => hub.memo(`tables:${from}:${to}`, () => log.tablesChanged(from, to));
   const reaches = (seq: number) => hub.memo(`reaches:${seq}`, () => log.reaches(seq));
@@ -118,6 +118,11 @@ export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): Asy
     version = upTo;
     if (changed) yield tracked(String(upTo), await evaluate(upTo));
   }
+}
+
+/** A result as an object the hub can hold weakly (a promise already is one). */
+function box<Result>(value: Result | Promise<Result>): Promise<Result> {
+  return value instanceof Promise ? value : Promise.resolve(value);
 }
 
 function intersects(changed: ReadonlySet<string>, tables: readonly string[]): boolean {
