@@ -63,11 +63,31 @@ export const MAX_MEMORY_VALUE_BYTES = 64 * 1024;
 /** Longest `memory.set` key, in characters. */
 export const MAX_MEMORY_KEY_CHARS = 256;
 
-/** Most memory-store entries per room (all kinds); beyond it the least recently used is evicted. */
-export const MAX_MEMORY_ENTRIES = 10_000;
+/**
+ * Most users with a cursor or presence entry per room. A new user beyond it is
+ * refused (TOO_MANY_REQUESTS); nobody's presence is ever evicted to make room.
+ * Slots free when a user's last socket closes or their entries expire.
+ */
+export const MAX_PRESENCE_USERS = 1_000;
 
-/** Most memory-store bytes per room (keys + serialized values); a room has ~128 MB of memory in all. */
-export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
+/**
+ * Most bytes one user's cursor and presence can take in the memory store: both
+ * values at their limits, the kind names, and the user id twice (≤ 3 UTF-8
+ * bytes per character). So cursors and presence hold at most
+ * MAX_PRESENCE_USERS × this (≈ 3.9 MB) and 2 × MAX_PRESENCE_USERS entries.
+ */
+export const MAX_PRESENCE_USER_BYTES =
+  "cursor".length + "presence".length + 2 * 3 * MAX_USER_ID_CHARS + MAX_CURSOR_BYTES + MAX_PRESENCE_BYTES;
+
+/** Most cache (`memory.set`) entries per room; beyond it the least recently used cache entry is evicted. */
+export const MAX_CACHE_ENTRIES = 10_000;
+
+/**
+ * Most cache bytes per room (keys + serialized values); beyond it the least
+ * recently used cache entry is evicted. With the presence budget the store
+ * stays near 16 MiB of a room's ~128 MB.
+ */
+export const MAX_CACHE_BYTES = 12 * 1024 * 1024;
 
 /** Expiry sweeps are rounded up to this granularity, so scattered expiries share one alarm. */
 export const MEMORY_SWEEP_GRANULARITY_MS = 1_000;

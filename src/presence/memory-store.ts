@@ -1,25 +1,36 @@
 /**
  * The room's memory store: cursors, presence and short-lived cache entries
- * with TTLs, bounded by entry count and bytes with LRU eviction. Never touches
- * SQLite — it has no database handle at all. Used by the presence and memory
- * routers; the room rebuilds cursors and presence from socket attachments on wake.
+ * with TTLs, under two separate budgets — users for cursors and presence (a new
+ * user beyond it is refused), entries and bytes for the cache (LRU eviction of
+ * cache entries only). Never touches SQLite — it has no database handle at all.
+ * Used by the presence and memory routers; the room rebuilds cursors and
+ * presence from socket attachments on wake.
  */
 import { EventEmitter } from "node:events";
-import { CURSOR_TTL_MS, MAX_MEMORY_BYTES, MAX_MEMORY_ENTRIES, MEMORY_SWEEP_GRANULARITY_MS, PRESENCE_TTL_MS } from "../lib/limits";
+import { CodedError } from "../lib/coded-error";
+import {
+  CURSOR_TTL_MS,
+  MAX_CACHE_BYTES,
+  MAX_CACHE_ENTRIES,
+  MAX_PRESENCE_USER_BYTES,
+  MAX_PRESENCE_USERS,
+  MEMORY_SWEEP_GRANULARITY_MS,
+  PRESENCE_TTL_MS,
+} from "../lib/limits";
 
 /** What an entry is for. Cursors and presence are keyed by user; cache entries by key. */
 export const MEMORY_KINDS = ["cursor", "presence", "cache"] as const;
 export type MemoryKind = (typeof MEMORY_KINDS)[number];
 
-/** Why a watcher hears about a cursor or presence entry. */
-export type PresenceChange = "join" | "update" | "leave" | "expire" | "evict";
+/** Why a watcher hears about a cursor or presence entry (they are never evicted). */
+export type PresenceChange = "join" | "update" | "leave" | "expire";
 
 /** A cursor or presence change, as sent to `presence.watch`. */
 export interface PresenceEvent {
   kind: "cursor" | "presence";
   change: PresenceChange;
   userId: string;
-  /** The position or status; null for leave, expire and evict. */
+  /** The position or status; null for leave and expire. */
   value: unknown;
   updatedAt: number;
 }
@@ -54,18 +65,36 @@ export interface KindStats {
 }
 
 export interface MemoryLimits {
-  maxEntries: number;
-  maxBytes: number;
+  /** Most users with a cursor or presence entry; the next one is refused. */
+  maxPresenceUsers: number;
+  /** Cache entries and bytes; beyond either the least recently used cache entry is evicted. */
+  maxCacheEntries: number;
+  maxCacheBytes: number;
   cursorTtlMs: number;
   presenceTtlMs: number;
 }
 
 export const DEFAULT_MEMORY_LIMITS: MemoryLimits = {
-  maxEntries: MAX_MEMORY_ENTRIES,
-  maxBytes: MAX_MEMORY_BYTES,
+  maxPresenceUsers: MAX_PRESENCE_USERS,
+  maxCacheEntries: MAX_CACHE_ENTRIES,
+  maxCacheBytes: MAX_CACHE_BYTES,
   cursorTtlMs: CURSOR_TTL_MS,
   presenceTtlMs: PRESENCE_TTL_MS,
 };
+
+/** Usage of the two budgets, as `memory.stats` reports it. */
+export interface MemoryBudgets {
+  /** Cursors and presence: bounded by users (entries and bytes follow from the per-user value limits). */
+  presence: { users: number; maxUsers: number; refusedUsers: number; entries: number; maxEntries: number; bytes: number; maxBytes: number };
+  cache: { entries: number; maxEntries: number; bytes: number; maxBytes: number };
+}
+
+/** A new user's cursor or presence would exceed the room's presence budget (answered TOO_MANY_REQUESTS). */
+export class PresenceFullError extends CodedError {
+  get code() {
+    return "TOO_MANY_REQUESTS" as const;
+  }
+}
 
 /** Event name under which `events` emits each PresenceEvent. */
 export const PRESENCE_EVENT = "presence";
@@ -80,10 +109,14 @@ export function entryBytes(kind: MemoryKind, name: string, json: string): number
 export class MemoryStore {
   /** Emits PRESENCE_EVENT with a PresenceEvent for every cursor/presence change. */
   readonly events = new EventEmitter().setMaxListeners(0);
-  /** Insertion order is recency order: the first entry is the least recently used. */
-  readonly #entries = new Map<string, Entry>();
+  /** Cursors and presence, least recently updated first. Never evicted. */
+  readonly #userEntries = new Map<string, Entry>();
+  /** Cache entries; insertion order is recency order: the first is the least recently used. */
+  readonly #cache = new Map<string, Entry>();
+  /** Users holding a cursor or presence entry, with how many (1 or 2). */
+  readonly #users = new Map<string, number>();
   readonly #stats = Object.fromEntries(MEMORY_KINDS.map((kind) => [kind, emptyStats()])) as Record<MemoryKind, KindStats>;
-  #bytes = 0;
+  #refusedUsers = 0;
   /** A lower bound of the earliest expiry (stale-early is fine: a sweep recomputes it). */
   #earliest = Number.POSITIVE_INFINITY;
 
@@ -92,12 +125,12 @@ export class MemoryStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Sets the user's cursor; returns the stored entry. */
+  /** Sets the user's cursor; returns the stored entry. Throws PresenceFullError for a new user beyond the budget. */
   setCursor(userId: string, position: unknown): UserEntry {
     return this.#setUser("cursor", userId, position, this.limits.cursorTtlMs);
   }
 
-  /** Sets the user's presence status; returns the stored entry. */
+  /** Sets the user's presence status; returns the stored entry. Throws PresenceFullError for a new user beyond the budget. */
   setPresence(userId: string, status: unknown): UserEntry {
     return this.#setUser("presence", userId, status, this.limits.presenceTtlMs);
   }
@@ -112,7 +145,7 @@ export class MemoryStore {
     return this.#list("presence");
   }
 
-  /** Sets a cache entry for `ttlMs`. */
+  /** Sets a cache entry for `ttlMs`, evicting least recently used cache entries (only) beyond the cache budget. */
   set(key: string, value: unknown, ttlMs: number): { key: string; expiresAt: number } {
     const entry = this.#put("cache", key, value, ttlMs);
     return { key, expiresAt: entry.expiresAt };
@@ -121,19 +154,19 @@ export class MemoryStore {
   /** A live cache entry, or undefined (counted as a miss). Refreshes its recency. */
   get(key: string): { value: unknown; expiresAt: number; updatedAt: number } | undefined {
     const stats = this.#stats.cache;
-    const entry = this.#live(keyOf("cache", key));
+    const entry = this.#live("cache", key);
     if (!entry) {
       stats.misses += 1;
       return undefined;
     }
     stats.hits += 1;
-    this.#touch(keyOf("cache", key), entry);
+    this.#touchCache(keyOf("cache", key), entry);
     return { value: entry.value, expiresAt: entry.expiresAt, updatedAt: entry.updatedAt };
   }
 
   /** Deletes a cache entry; false when there was none. */
   delete(key: string): boolean {
-    const entry = this.#live(keyOf("cache", key));
+    const entry = this.#live("cache", key);
     if (!entry) return false;
     this.#remove(keyOf("cache", key), entry);
     this.#stats.cache.deletes += 1;
@@ -144,7 +177,7 @@ export class MemoryStore {
   removeUser(userId: string): void {
     for (const kind of ["cursor", "presence"] as const) {
       const key = keyOf(kind, userId);
-      const entry = this.#entries.get(key);
+      const entry = this.#userEntries.get(key);
       if (!entry) continue;
       this.#remove(key, entry);
       this.#stats[kind].deletes += 1;
@@ -155,11 +188,12 @@ export class MemoryStore {
   /**
    * Puts back a cursor or presence entry remembered in a socket attachment
    * when the room wakes. Silent (watchers already knew it); keeps the newer of
-   * two sockets' entries; expired ones are swept (and announced) later.
+   * two sockets' entries; expired ones are swept (and announced) later. Not
+   * refused: the user was admitted when the entry was first set.
    */
   restore(kind: "cursor" | "presence", userId: string, value: unknown, updatedAt: number): void {
     const key = keyOf(kind, userId);
-    const existing = this.#entries.get(key);
+    const existing = this.#userEntries.get(key);
     if (existing && existing.updatedAt >= updatedAt) return;
     const ttl = kind === "cursor" ? this.limits.cursorTtlMs : this.limits.presenceTtlMs;
     this.#store(key, kind, userId, value, JSON.stringify(value), updatedAt, updatedAt + ttl);
@@ -170,12 +204,14 @@ export class MemoryStore {
     const now = this.now();
     let expired = 0;
     let earliest = Number.POSITIVE_INFINITY;
-    for (const [key, entry] of this.#entries) {
-      if (entry.expiresAt <= now) {
-        this.#expire(key, entry);
-        expired += 1;
-      } else {
-        earliest = Math.min(earliest, entry.expiresAt);
+    for (const pool of [this.#userEntries, this.#cache]) {
+      for (const [key, entry] of pool) {
+        if (entry.expiresAt <= now) {
+          this.#expire(key, entry);
+          expired += 1;
+        } else {
+          earliest = Math.min(earliest, entry.expiresAt);
+        }
       }
     }
     this.#earliest = earliest;
@@ -188,55 +224,91 @@ export class MemoryStore {
     return Math.ceil(this.#earliest / MEMORY_SWEEP_GRANULARITY_MS) * MEMORY_SWEEP_GRANULARITY_MS;
   }
 
-  /** Usage per kind and in total. */
-  stats(): { total: { entries: number; bytes: number; maxEntries: number; maxBytes: number }; kinds: Record<MemoryKind, KindStats> } {
+  /** Usage in total, per budget and per kind. */
+  stats(): { total: { entries: number; bytes: number }; budgets: MemoryBudgets; kinds: Record<MemoryKind, KindStats> } {
+    const { cursor, presence, cache } = this.#stats;
+    const { maxPresenceUsers, maxCacheEntries, maxCacheBytes } = this.limits;
     return {
-      total: { entries: this.#entries.size, bytes: this.#bytes, maxEntries: this.limits.maxEntries, maxBytes: this.limits.maxBytes },
+      total: { entries: cursor.entries + presence.entries + cache.entries, bytes: cursor.bytes + presence.bytes + cache.bytes },
+      budgets: {
+        presence: {
+          users: this.#users.size,
+          maxUsers: maxPresenceUsers,
+          refusedUsers: this.#refusedUsers,
+          entries: cursor.entries + presence.entries,
+          maxEntries: 2 * maxPresenceUsers,
+          bytes: cursor.bytes + presence.bytes,
+          maxBytes: maxPresenceUsers * MAX_PRESENCE_USER_BYTES,
+        },
+        cache: { entries: cache.entries, maxEntries: maxCacheEntries, bytes: cache.bytes, maxBytes: maxCacheBytes },
+      },
       kinds: structuredClone(this.#stats),
     };
   }
 
   #setUser(kind: "cursor" | "presence", userId: string, value: unknown, ttlMs: number): UserEntry {
-    const joined = !this.#live(keyOf(kind, userId));
+    const joined = !this.#live(kind, userId);
+    if (!this.#users.has(userId)) this.#admit(userId);
     const entry = this.#put(kind, userId, value, ttlMs);
     this.#emit({ kind, change: joined ? "join" : "update", userId, value, updatedAt: entry.updatedAt });
     return { userId, value, updatedAt: entry.updatedAt };
+  }
+
+  /** Makes room for a new user: expired entries are swept first; a full room refuses. */
+  #admit(userId: string): void {
+    if (this.#users.size < this.limits.maxPresenceUsers) return;
+    this.sweep();
+    if (this.#users.size < this.limits.maxPresenceUsers) return;
+    this.#refusedUsers += 1;
+    throw new PresenceFullError(
+      `this room already has cursors or presence of ${this.limits.maxPresenceUsers} users (the most it keeps); ` +
+        `"${userId}" can join when someone leaves or their entries expire`,
+    );
   }
 
   #put(kind: MemoryKind, name: string, value: unknown, ttlMs: number): Entry {
     const now = this.now();
     const entry = this.#store(keyOf(kind, name), kind, name, value, JSON.stringify(value), now, now + ttlMs);
     this.#stats[kind].sets += 1;
-    this.#evictOverflow(entry);
+    if (kind === "cache") this.#evictCacheOverflow(entry);
     return entry;
   }
 
+  #pool(kind: MemoryKind): Map<string, Entry> {
+    return kind === "cache" ? this.#cache : this.#userEntries;
+  }
+
   #store(key: string, kind: MemoryKind, name: string, value: unknown, json: string, updatedAt: number, expiresAt: number): Entry {
-    const previous = this.#entries.get(key);
+    const pool = this.#pool(kind);
+    const previous = pool.get(key);
     if (previous) this.#remove(key, previous);
     const entry: Entry = { kind, name, value, bytes: entryBytes(kind, name, json), updatedAt, expiresAt };
-    this.#entries.set(key, entry);
-    this.#bytes += entry.bytes;
+    pool.set(key, entry);
+    if (kind !== "cache") this.#users.set(name, (this.#users.get(name) ?? 0) + 1);
     this.#stats[kind].entries += 1;
     this.#stats[kind].bytes += entry.bytes;
     this.#earliest = Math.min(this.#earliest, expiresAt);
     return entry;
   }
 
-  /** Evicts least recently used entries (never `keep`) until the room is within its bounds. */
-  #evictOverflow(keep: Entry): void {
-    for (const [key, entry] of this.#entries) {
-      if (this.#entries.size <= this.limits.maxEntries && this.#bytes <= this.limits.maxBytes) return;
+  /** Evicts least recently used cache entries (never `keep`, never a cursor or presence) until the cache is within its budget. */
+  #evictCacheOverflow(keep: Entry): void {
+    const stats = this.#stats.cache;
+    for (const [key, entry] of this.#cache) {
+      if (stats.entries <= this.limits.maxCacheEntries && stats.bytes <= this.limits.maxCacheBytes) return;
       if (entry === keep) continue;
       this.#remove(key, entry);
-      this.#stats[entry.kind].evictions += 1;
-      if (entry.kind !== "cache") this.#emit({ kind: entry.kind, change: "evict", userId: entry.name, value: null, updatedAt: this.now() });
+      stats.evictions += 1;
     }
   }
 
   #remove(key: string, entry: Entry): void {
-    this.#entries.delete(key);
-    this.#bytes -= entry.bytes;
+    this.#pool(entry.kind).delete(key);
+    if (entry.kind !== "cache") {
+      const held = (this.#users.get(entry.name) ?? 1) - 1;
+      if (held === 0) this.#users.delete(entry.name);
+      else this.#users.set(entry.name, held);
+    }
     this.#stats[entry.kind].entries -= 1;
     this.#stats[entry.kind].bytes -= entry.bytes;
   }
@@ -249,23 +321,25 @@ export class MemoryStore {
   }
 
   /** The entry if present and not expired; an expired one is removed on the spot. */
-  #live(key: string): Entry | undefined {
-    const entry = this.#entries.get(key);
+  #live(kind: MemoryKind, name: string): Entry | undefined {
+    const key = keyOf(kind, name);
+    const entry = this.#pool(kind).get(key);
     if (!entry) return undefined;
     if (entry.expiresAt > this.now()) return entry;
     this.#expire(key, entry);
     return undefined;
   }
 
-  #touch(key: string, entry: Entry): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+  /** Marks a cache entry most recently used. */
+  #touchCache(key: string, entry: Entry): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, entry);
   }
 
   #list(kind: "cursor" | "presence"): UserEntry[] {
     const now = this.now();
     const list: UserEntry[] = [];
-    for (const [key, entry] of this.#entries) {
+    for (const [key, entry] of this.#userEntries) {
       if (entry.kind !== kind) continue;
       if (entry.expiresAt <= now) {
         this.#expire(key, entry);

@@ -6,7 +6,7 @@ import { memoryKeyInput, memorySetInput } from "../presence/presence-inputs";
 import { readerProcedure, router, writerProcedure } from "./init";
 
 export const memoryRouter = router({
-  /** Stores `value` under `key` for `ttlMs` (default 60 s). */
+  /** Stores `value` under `key` for `ttlMs` (default 60 s); beyond the cache budget the least recently used cache entry is evicted. */
   set: writerProcedure.input(memorySetInput).mutation(({ ctx, input }) => ctx.memory.set(input.key, input.value, input.ttlMs)),
 
   /** The live entry, or null. */
@@ -14,6 +14,6 @@ export const memoryRouter = router({
 
   delete: writerProcedure.input(memoryKeyInput).mutation(({ ctx, input }) => ({ key: input.key, deleted: ctx.memory.delete(input.key) })),
 
-  /** Entries, bytes, sets, hits, misses, deletes, evictions and expirations per kind. */
+  /** Totals, each budget's use and bounds (presence: users; cache: entries and bytes), and per kind entries, bytes, sets, hits, misses, deletes, evictions, expirations. */
   stats: readerProcedure.query(({ ctx }) => ctx.memory.stats()),
 });

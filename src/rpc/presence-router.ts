@@ -2,7 +2,8 @@
  * `presence.*`: cursors and "who is here", kept in the room's memory store
  * (never SQLite). The stored user is always the caller; a payload `userId`
  * naming someone else is FORBIDDEN. Readers may set their own cursor and
- * presence: it changes nothing but their own ephemeral state.
+ * presence: it changes nothing but their own ephemeral state. A new user
+ * beyond MAX_PRESENCE_USERS is refused with TOO_MANY_REQUESTS (`PresenceFullError`).
  */
 import { TRPCError } from "@trpc/server";
 import { on } from "node:events";
@@ -57,7 +58,7 @@ export const presenceRouter = router({
 
   getPresence: readerProcedure.query(({ ctx }) => ctx.memory.presence().map(asPresence)),
 
-  /** Join, update, leave, expire and evict events of cursors and presence, after a snapshot. */
+  /** Join, update, leave and expire events of cursors and presence, after a snapshot. */
   watch: readerProcedure.input(watchInput).subscription(async function* ({ ctx, input, signal }): AsyncGenerator<PresenceWatchEvent> {
     // Resumed after the room woke: the client already has the state.
     if (!input?.lastEventId) {

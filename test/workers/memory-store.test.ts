@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { CURSOR_TTL_MS, PRESENCE_TTL_MS } from "../../src/lib/limits";
-import { DEFAULT_MEMORY_LIMITS, entryBytes, MemoryStore, PRESENCE_EVENT, type PresenceEvent } from "../../src/presence/memory-store";
+import { CURSOR_TTL_MS, MAX_PRESENCE_USERS, PRESENCE_TTL_MS } from "../../src/lib/limits";
+import {
+  DEFAULT_MEMORY_LIMITS,
+  entryBytes,
+  MemoryStore,
+  PRESENCE_EVENT,
+  PresenceFullError,
+  type PresenceEvent,
+} from "../../src/presence/memory-store";
 
 /** A store on a clock the test moves by hand. */
 function storeAt(limits = DEFAULT_MEMORY_LIMITS) {
@@ -60,30 +67,84 @@ describe("the memory store", () => {
     expect(store.stats().kinds.cache).toMatchObject({ hits: 1, misses: 2, expirations: 1, entries: 0, bytes: 0 });
   });
 
-  it("evicts the least recently used entry at the entry bound and tells watchers", () => {
-    const { store, events } = storeAt({ ...DEFAULT_MEMORY_LIMITS, maxEntries: 3 });
-    store.setCursor("ann", 1);
+  it("evicts the least recently used cache entry at the cache's entry bound", () => {
+    const { store } = storeAt({ ...DEFAULT_MEMORY_LIMITS, maxCacheEntries: 3 });
     store.set("a", 1, 60_000);
     store.set("b", 2, 60_000);
-    store.get("a");
-    store.setCursor("ann", 2); // refreshes ann: "b" is now least recently used
     store.set("c", 3, 60_000);
+    store.get("a"); // "b" is now least recently used
+    store.set("d", 4, 60_000);
     expect(store.get("b")).toBeUndefined();
     expect(store.get("a")?.value).toBe(1);
-    store.set("d", 4, 60_000); // evicts ann's cursor, the least recently used now
-    expect(store.cursors()).toEqual([]);
-    expect(events.at(-1)).toMatchObject({ kind: "cursor", change: "evict", userId: "ann" });
-    expect(store.stats().kinds.cache.evictions).toBe(1);
-    expect(store.stats().total.entries).toBe(3);
+    store.set("e", 5, 60_000); // "c" is least recently used now
+    expect(store.get("c")).toBeUndefined();
+    expect(store.stats().kinds.cache).toMatchObject({ entries: 3, evictions: 2 });
   });
 
-  it("evicts at the byte bound", () => {
+  it("evicts at the cache's byte bound", () => {
     const one = entryBytes("cache", "k0", JSON.stringify("x".repeat(100)));
-    const { store } = storeAt({ ...DEFAULT_MEMORY_LIMITS, maxBytes: one * 3 });
+    const { store } = storeAt({ ...DEFAULT_MEMORY_LIMITS, maxCacheBytes: one * 3 });
     for (let index = 0; index < 5; index += 1) store.set(`k${index}`, "x".repeat(100), 60_000);
-    expect(store.stats().total).toMatchObject({ entries: 3, bytes: one * 3 });
+    expect(store.stats().budgets.cache).toMatchObject({ entries: 3, bytes: one * 3, maxBytes: one * 3 });
     expect(store.get("k0")).toBeUndefined();
     expect(store.get("k4")).toBeDefined();
+  });
+
+  it("never evicts a cursor or presence, however far the cache is filled past its budget", () => {
+    const one = entryBytes("cache", "k000", JSON.stringify("x".repeat(100)));
+    const { store, clock, events } = storeAt({ ...DEFAULT_MEMORY_LIMITS, maxCacheEntries: 5, maxCacheBytes: one * 5 });
+    store.setCursor("ann", { line: 1 });
+    store.setPresence("ann", "here");
+    store.setPresence("bob", "away");
+    clock.now += 1_000; // ann and bob are now the least recently used entries in the room
+    for (let index = 0; index < 1_000; index += 1) store.set(`k${String(index).padStart(3, "0")}`, "x".repeat(100), 60_000);
+
+    expect(store.cursors()).toEqual([{ userId: "ann", value: { line: 1 }, updatedAt: 1_000_000 }]);
+    expect(store.presence().map((entry) => entry.userId)).toEqual(["ann", "bob"]);
+    expect(events.map((event) => event.change)).toEqual(["join", "join", "join"]);
+    // The cache kept its five most recently used entries.
+    expect(store.get("k994")).toBeUndefined();
+    expect([995, 996, 997, 998, 999].map((index) => store.get(`k${index}`)?.value)).toEqual(Array(5).fill("x".repeat(100)));
+    const stats = store.stats();
+    expect(stats.kinds.cache).toMatchObject({ entries: 5, bytes: one * 5, evictions: 995 });
+    expect(stats.kinds.cursor.evictions + stats.kinds.presence.evictions).toBe(0);
+    expect(stats.budgets.presence).toMatchObject({ users: 2, entries: 3 });
+  });
+
+  it("accepts the presence of MAX_PRESENCE_USERS users and refuses the next, without touching anyone's entries", () => {
+    const { store, events } = storeAt();
+    for (let index = 0; index < MAX_PRESENCE_USERS; index += 1) store.setPresence(`user-${index}`, "here");
+    const refused = (() => {
+      try {
+        store.setCursor("late", { line: 1 });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(PresenceFullError);
+    expect(refused).toMatchObject({ code: "TOO_MANY_REQUESTS", message: expect.stringContaining(`${MAX_PRESENCE_USERS} users`) });
+    expect(store.presence()).toHaveLength(MAX_PRESENCE_USERS);
+    expect(store.cursors()).toEqual([]);
+    expect(events.filter((event) => event.change !== "join")).toEqual([]);
+    // Admitted users still update, and add their other kind.
+    store.setCursor("user-0", { line: 2 });
+    store.setPresence("user-1", "away");
+    expect(store.stats().budgets.presence).toMatchObject({ users: MAX_PRESENCE_USERS, maxUsers: MAX_PRESENCE_USERS, refusedUsers: 1 });
+  });
+
+  it("admits a new user once someone leaves or expires", () => {
+    const { store, clock, events } = storeAt({ ...DEFAULT_MEMORY_LIMITS, maxPresenceUsers: 2 });
+    store.setPresence("ann", "here");
+    store.setCursor("bob", 1);
+    expect(() => store.setPresence("cat", "here")).toThrow(PresenceFullError);
+    store.removeUser("ann");
+    store.setPresence("cat", "here");
+    expect(() => store.setCursor("dan", 1)).toThrow(PresenceFullError);
+    clock.now += CURSOR_TTL_MS; // bob's cursor has expired, unswept: admitting dan sweeps it
+    store.setCursor("dan", 1);
+    expect(store.cursors().map((entry) => entry.userId)).toEqual(["dan"]);
+    expect(events.filter((event) => event.change === "expire")).toEqual([expect.objectContaining({ kind: "cursor", userId: "bob" })]);
+    expect(store.stats().budgets.presence).toMatchObject({ users: 2, refusedUsers: 2, maxEntries: 4 });
   });
 
   it("keeps byte accounting exact after 100,000 overwrites of one key", () => {

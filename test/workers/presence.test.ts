@@ -1,5 +1,7 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_CACHE_BYTES, MAX_CACHE_ENTRIES } from "../../src/lib/limits";
+import { entryBytes } from "../../src/presence/memory-store";
 import type { PresenceWatchEvent } from "../../src/rpc/presence-router";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
@@ -180,9 +182,67 @@ describe("cursors and presence", () => {
     expect(await ann.memory.get.query({ key: "hot" })).toMatchObject({ value: { a: 1 } });
     expect(await ann.memory.get.query({ key: "cold" })).toBeNull();
     expect(await ann.memory.delete.mutate({ key: "hot" })).toEqual({ key: "hot", deleted: true });
+    await ann.presence.setCursor.mutate({ position: 1 });
     const stats = await ann.memory.stats.query();
     expect(stats.kinds.cache).toMatchObject({ sets: 1, hits: 1, misses: 1, deletes: 1, entries: 0, bytes: 0 });
-    expect(stats.total).toMatchObject({ entries: 0, bytes: 0, maxEntries: 10_000 });
+    const cursorBytes = entryBytes("cursor", "ann", "1");
+    expect(stats.total).toEqual({ entries: 1, bytes: cursorBytes });
+    expect(stats.budgets).toEqual({
+      presence: {
+        users: 1,
+        maxUsers: 1_000,
+        refusedUsers: 0,
+        entries: 1,
+        maxEntries: 2_000,
+        bytes: cursorBytes,
+        maxBytes: expect.any(Number),
+      },
+      cache: { entries: 0, maxEntries: 10_000, bytes: 0, maxBytes: 12 * 1024 * 1024 },
+    });
+  });
+});
+
+describe("the memory store's two budgets", () => {
+  it("keeps every other user's cursor and presence while a writer fills the cache three times past its budget", async () => {
+    const room = uniqueRoom();
+    const watcher = watch(await clientFor(room, "reader", "wanda"));
+    const ann = await clientFor(room, "reader", "ann");
+    const bob = await clientFor(room, "writer", "bob");
+    const spammer = await open(room, "mallory");
+    const value = "x".repeat(60_000);
+    const perRound = Math.ceil(MAX_CACHE_BYTES / entryBytes("cache", "spam-0000", JSON.stringify(value))) + 15;
+    let sent = 0;
+    // Each round alone overfills the cache, so a shared LRU would evict everything
+    // set before it. Between rounds ann and bob refresh (the test's cursor TTL is 2 s).
+    for (let round = 0; round < 3; round += 1) {
+      await ann.presence.setCursor.mutate({ position: { round } });
+      await ann.presence.setPresence.mutate({ status: "here" });
+      await bob.presence.setPresence.mutate({ status: "away" });
+      for (let index = 0; index < perRound; index += 15) {
+        spammer.send(
+          Array.from({ length: 15 }, () => {
+            sent += 1;
+            const key = `spam-${String(sent).padStart(4, "0")}`;
+            return { id: sent, method: "mutation", params: { path: "memory.set", input: { json: { key, value } } } };
+          }),
+        );
+      }
+      await spammer.waitForFrames(sent, 15_000);
+      expect(await bob.presence.getCursors.query()).toEqual([{ userId: "ann", position: { round }, updatedAt: expect.any(Number) }]);
+      expect((await bob.presence.getPresence.query()).map((entry) => entry.userId)).toEqual(["ann", "bob"]);
+    }
+    expect(spammer.frames.every((frame) => (frame as { result?: unknown }).result)).toBe(true);
+
+    // The cache evicted its own least recently used entries and nothing else.
+    expect(await bob.memory.get.query({ key: "spam-0001" })).toBeNull();
+    expect(await bob.memory.get.query({ key: `spam-${String(sent).padStart(4, "0")}` })).toMatchObject({ value });
+    const stats = await bob.memory.stats.query();
+    expect(stats.budgets.cache.bytes).toBeLessThanOrEqual(MAX_CACHE_BYTES);
+    expect(stats.budgets.cache.entries).toBeLessThanOrEqual(MAX_CACHE_ENTRIES);
+    expect(stats.kinds.cache.evictions).toBe(sent - stats.kinds.cache.entries);
+    expect(stats.kinds.cursor.evictions + stats.kinds.presence.evictions).toBe(0);
+    expect(stats.budgets.presence).toMatchObject({ users: 2, entries: 3 });
+    expect(changes(watcher.events).filter((change) => !/:(join|update):/.test(change))).toEqual([]);
   });
 });
 
