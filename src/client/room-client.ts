@@ -10,6 +10,7 @@ import { createTRPCClient, httpBatchLink, splitLink, type TRPCClient } from "@tr
 import type { AnyRouter } from "@trpc/server";
 import superjson from "superjson";
 import { BOOKMARK_HEADER, REPLICA_PATH_PREFIX, roomHttpUrl, roomSocketUrl } from "../protocol/routes";
+import { MAX_BATCH_SIZE } from "../protocol/wire-limits";
 import { RoomConnection, roomLink } from "./room-link";
 
 export { roomHttpUrl, roomSocketUrl };
@@ -72,6 +73,8 @@ export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientO
   const replicaReads = httpBatchLink({
     url: roomHttpUrl(options.url, options.room),
     transformer: superjson,
+    // httpBatchLink has no default cap; the endpoint refuses batches over MAX_BATCH_SIZE.
+    maxItems: MAX_BATCH_SIZE,
     headers: async () => ({ authorization: `Bearer ${await tokenNow()}`, ...(bookmark ? { [BOOKMARK_HEADER]: bookmark } : {}) }),
     fetch: async (input, init) => {
       const response = await baseFetch(input as RequestInfo, init as RequestInit);

@@ -36,6 +36,7 @@ const attachmentSchema = z.object({
         input: z.unknown().optional(),
         kind: z.enum(["trpc", "seed"]),
         requestId: z.union([z.string(), z.number()]).optional(),
+        jsonrpc: z.literal("2.0").optional(),
       }),
     )
     .default([]),

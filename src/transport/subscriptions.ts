@@ -25,6 +25,8 @@ export interface StoredSubscription {
   kind: SubscriptionKind;
   /** The seed protocol's `requestId` of the subscribe frame, echoed in its acknowledgement. */
   requestId?: RequestId | undefined;
+  /** Set when the tRPC request carried `jsonrpc: "2.0"`: echoed in every answer, as tRPC's adapter does. */
+  jsonrpc?: "2.0" | undefined;
 }
 
 /** Where a subscription's events go. */

@@ -17,6 +17,7 @@ import { callProcedure } from "../rpc/procedures";
 import { handleSeedFrame, isSeedFrame, seedSink, seedUnavailable, type SeedConfig } from "./seed-protocol";
 import { createSubscriptions, isPlainObject, type RequestId, type Sink, type StoredSubscription } from "./subscriptions";
 import { utf8Bytes } from "../lib/utf8";
+import { MAX_OVERSIZE_FRAME_ANSWERS, scanRequestIds } from "./oversize-frame";
 
 /** What the adapter reads of a socket (the room keeps it in the attachment; reading it is cheap). */
 export interface SocketState {
@@ -73,7 +74,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     ws: WebSocket,
     id: RequestId | null,
     cause: unknown,
-    call: { path?: string; type?: "query" | "mutation" | "subscription"; input?: unknown; ctx?: unknown } = {},
+    call: { path?: string; type?: "query" | "mutation" | "subscription"; input?: unknown; ctx?: unknown; jsonrpc?: JsonRpc } = {},
   ): void {
     const error = getTRPCErrorFromUnknown(cause);
     if (error.code === "INTERNAL_SERVER_ERROR") options.onInternalError?.(error, call.path);
@@ -85,7 +86,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       input: call.input,
       ctx: call.ctx as never,
     });
-    send(ws, { id, error: shape });
+    send(ws, { id, ...jsonrpcOf(call.jsonrpc), error: shape });
   }
 
   /**
@@ -103,10 +104,11 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   }
 
   function trpcSink(ws: WebSocket, subscription: StoredSubscription): Sink {
-    const { id, path } = subscription;
-    const head = `{"id":${JSON.stringify(id)},"result":{"type":"data"`;
+    const { id, path, jsonrpc } = subscription;
+    const echo = jsonrpcOf(jsonrpc);
+    const head = `{"id":${JSON.stringify(id)},${jsonrpc ? `"jsonrpc":"2.0",` : ""}"result":{"type":"data"`;
     return {
-      started: () => send(ws, { id, result: { type: "started" } }),
+      started: () => send(ws, { id, ...echo, result: { type: "started" } }),
       data: (value) => {
         // The frame transformTRPCResponse would build, with the shared encoding spliced in.
         const [eventId, data] = isTrackedEnvelope(value) ? value : [undefined, value];
@@ -117,8 +119,8 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
           // Closed under us; the close handler releases the subscription.
         }
       },
-      error: (error) => sendError(ws, id, error, { path, type: "subscription" }),
-      stopped: () => send(ws, { id, result: { type: "stopped" } }),
+      error: (error) => sendError(ws, id, error, { path, type: "subscription", jsonrpc }),
+      stopped: () => send(ws, { id, ...echo, result: { type: "stopped" } }),
     };
   }
 
@@ -132,16 +134,19 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
   });
 
   async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: unknown): Promise<void> {
+    // Echoed in every answer to this request, as tRPC's own adapter does.
+    const jsonrpc: JsonRpc = isPlainObject(raw) && raw["jsonrpc"] === "2.0" ? "2.0" : undefined;
+    const id = idOf(raw);
+    if (id === null) {
+      // tRPC's adapter: a request without a usable id cannot be answered, so it is a parse error of the frame.
+      sendError(ws, null, new TRPCError({ code: "PARSE_ERROR", message: "`id` is required (a string or a number)" }), { jsonrpc });
+      return;
+    }
     let message;
     try {
       message = parseTRPCMessage(raw, transformer);
     } catch (cause) {
-      sendError(ws, idOf(raw), new TRPCError({ code: "BAD_REQUEST", message: `malformed request: ${messageOf(cause)}` }));
-      return;
-    }
-    const { id } = message;
-    if (id === null) {
-      sendError(ws, null, new TRPCError({ code: "BAD_REQUEST", message: "`id` is required" }));
+      sendError(ws, id, new TRPCError({ code: "BAD_REQUEST", message: `malformed request: ${messageOf(cause)}` }), { jsonrpc });
       return;
     }
     if (message.method === "subscription.stop") {
@@ -152,15 +157,16 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     const type = message.method;
     if (type === "subscription") {
       const rawInput = isPlainObject(raw) && isPlainObject(raw["params"]) ? raw["params"]["input"] : undefined;
-      await subscriptions.start(ws, { id, path, input: rawInput, kind: "trpc" }, ctx, lastEventId, false);
+      const subscription: StoredSubscription = { id, path, input: rawInput, kind: "trpc", ...jsonrpcOf(jsonrpc) };
+      await subscriptions.start(ws, subscription, ctx, lastEventId, false);
       return;
     }
     const input = message.params.input;
     try {
       const result = await callProcedure(router, { ctx, path, type, input, batchIndex });
-      send(ws, { id, result: { type: "data", data: result } });
+      send(ws, { id, ...jsonrpcOf(jsonrpc), result: { type: "data", data: result } });
     } catch (cause) {
-      sendError(ws, id, cause, { path, type, input, ctx });
+      sendError(ws, id, cause, { path, type, input, ctx, jsonrpc });
     }
   }
 
@@ -177,6 +183,14 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       }
       // Length in UTF-16 units ≤ UTF-8 bytes ≤ 3× units: only encode when it could matter.
       if (data.length * 3 > MAX_FRAME_BYTES && encoder.encode(data).byteLength > MAX_FRAME_BYTES) {
+        // The frame is not parsed, but its callers deserve a reason: answer the ids
+        // a cheap scan finds, then close (the client must not resend it as is).
+        const tooLarge = new TRPCError({
+          code: "PAYLOAD_TOO_LARGE",
+          message: `frame exceeds ${MAX_FRAME_BYTES} bytes; split the calls or shrink their inputs`,
+        });
+        for (const request of scanRequestIds(data, MAX_OVERSIZE_FRAME_ANSWERS))
+          sendError(ws, request.id, tooLarge, { jsonrpc: request.jsonrpc });
         ws.close(CLOSE_CODES.frameTooLarge, `frame exceeds ${MAX_FRAME_BYTES} bytes`);
         return;
       }
@@ -236,16 +250,17 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       if (session.awaitingConnectionParams) options.saveConnectionParams(ws, null);
 
       const requests = Array.isArray(parsed) ? parsed : [parsed];
-      if (requests.length === 0 || requests.length > MAX_BATCH_SIZE) {
-        const problem = new TRPCError({
-          code: "BAD_REQUEST",
-          message: `a batch must hold 1 to ${MAX_BATCH_SIZE} requests; this one has ${requests.length}`,
-        });
-        if (requests.length === 0) sendError(ws, null, problem);
-        for (const request of requests) sendError(ws, idOf(request), problem);
+      if (requests.length === 0) {
+        sendError(ws, null, new TRPCError({ code: "BAD_REQUEST", message: "a batch must hold at least one request" }));
         return;
       }
-      await Promise.all(requests.map((request, index) => handleTrpcRequest(ws, request, index, ctx)));
+      // The stock wsLink sends everything queued in one tick as one frame, however
+      // many: any batch the frame size admits runs, MAX_BATCH_SIZE requests at a time
+      // (bounded memory in flight), all in this event and so in one storage commit.
+      for (let start = 0; start < requests.length; start += MAX_BATCH_SIZE) {
+        const chunk = requests.slice(start, start + MAX_BATCH_SIZE);
+        await Promise.all(chunk.map((request, index) => handleTrpcRequest(ws, request, start + index, ctx)));
+      }
     },
 
     /** Re-creates a socket's stored subscriptions after the room woke up. */
@@ -279,6 +294,14 @@ function parseConnectionParams(data: unknown): ParamsResult {
     return { ok: false, message: `connectionParams exceed ${MAX_CONNECTION_PARAMS_BYTES} bytes` };
   }
   return { ok: true, value };
+}
+
+/** A request's `jsonrpc` marker, echoed in its answers. */
+type JsonRpc = "2.0" | undefined;
+
+/** The `jsonrpc` field of an answer: present only when the request carried it. */
+function jsonrpcOf(jsonrpc: JsonRpc): { jsonrpc?: "2.0" } {
+  return jsonrpc ? { jsonrpc } : {};
 }
 
 function idOf(raw: unknown): RequestId | null {

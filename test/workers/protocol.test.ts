@@ -1,6 +1,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import type { TRPCClientError } from "@trpc/client";
+import type { AppRouter } from "../../src/app";
 import {
+  MAX_BATCH_SIZE,
   MAX_CONNECTION_PARAMS_BYTES,
   MAX_FRAME_BYTES,
   MAX_SUBSCRIPTION_ID_CHARS,
@@ -8,7 +11,7 @@ import {
   MAX_SUBSCRIPTIONS_PER_SOCKET,
 } from "../../src/protocol/wire-limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
-import { tokenFor, uniqueRoom } from "../helpers/clients";
+import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
 
 const sockets: RawSocket[] = [];
@@ -59,7 +62,8 @@ describe("the tRPC WebSocket protocol in a room", () => {
       9,
       "BAD_REQUEST",
     ],
-    ["a missing id", { method: "query", params: { path: "tasks.list" } }, null, "BAD_REQUEST"],
+    ["a missing id", { method: "query", params: { path: "tasks.list" } }, null, "PARSE_ERROR"],
+    ["a null id", { id: null, method: "query", params: { path: "tasks.list" } }, null, "PARSE_ERROR"],
     ["an empty batch", [], null, "BAD_REQUEST"],
     [
       "a query on a mutation",
@@ -89,11 +93,31 @@ describe("the tRPC WebSocket protocol in a room", () => {
     expect(socket.closed).toBeNull();
   });
 
-  it("answers each request of an oversized batch with an error", async () => {
+  it("runs every request of a batch larger than 100 that fits in a frame", async () => {
     const socket = await open(uniqueRoom());
-    socket.send(Array.from({ length: 101 }, (_, index) => create(index, "x")));
-    const frames = (await socket.waitForFrames(101)) as ErrorFrame[];
-    expect(new Set(frames.map((frame) => frame.error.data.code))).toEqual(new Set(["BAD_REQUEST"]));
+    socket.send(Array.from({ length: 250 }, (_, index) => create(index, `t${index}`)));
+    const frames = (await socket.waitForFrames(250)) as { id: number; result?: { type: string } }[];
+    expect(frames.every((frame) => frame.result?.type === "data")).toBe(true);
+    expect(new Set(frames.map((frame) => frame.id)).size).toBe(250);
+  });
+
+  it("echoes jsonrpc 2.0 in every answer to a request that carries it", async () => {
+    const socket = await open(uniqueRoom());
+    socket.send([
+      { id: 1, jsonrpc: "2.0", method: "query", params: { path: "tasks.list" } },
+      { id: 2, jsonrpc: "2.0", method: "query", params: { path: "tasks.nope" } },
+      { id: "s", jsonrpc: "2.0", method: "subscription", params: { path: "tasks.changes" } },
+      { id: 3, method: "query", params: { path: "tasks.list" } },
+    ]);
+    await socket.waitForFrames(5);
+    const answers = socket.raw.map((text) => JSON.parse(text as string) as { id: unknown; jsonrpc?: string });
+    for (const answer of answers) expect(answer.jsonrpc).toBe(answer.id === 3 ? undefined : "2.0");
+    expect(answers.map((answer) => answer.id).sort()).toEqual([1, 2, 3, "s", "s"].sort());
+
+    socket.send({ id: null, jsonrpc: "2.0", method: "query", params: { path: "tasks.list" } });
+    const [nullId] = (await socket.waitForFrames(6)).slice(5) as [ErrorFrame];
+    expect(nullId).toMatchObject({ id: null, error: { data: { code: "PARSE_ERROR" } } });
+    expect(JSON.parse(socket.raw[5] as string)).toMatchObject({ jsonrpc: "2.0" });
   });
 
   it("rejects a duplicate subscription id and keeps the first one", async () => {
@@ -145,8 +169,12 @@ describe("the tRPC WebSocket protocol in a room", () => {
     socket.send(create(1, "before"));
     await socket.waitForFrames(1);
 
-    socket.send(JSON.stringify(create(2, "x".repeat(MAX_FRAME_BYTES))));
+    socket.send(JSON.stringify([create(2, "x".repeat(MAX_FRAME_BYTES)), create("3", 'tricky "id": 4 {')]));
     expect(await socket.waitForClose()).toMatchObject({ code: CLOSE_CODES.frameTooLarge });
+    // Before closing, each request of the refused frame is told why.
+    const refused = socket.frames.slice(1) as ErrorFrame[];
+    expect(refused.map((frame) => frame.id)).toEqual([2, "3"]);
+    for (const frame of refused) expect(frame.error.data.code).toBe("PAYLOAD_TOO_LARGE");
 
     bystander.send({ id: 1, method: "query", params: { path: "tasks.list", input: { json: {} } } });
     const [list] = (await bystander.waitForFrames(1)) as [{ result: { data: { items: { title: string }[] } } }];
@@ -221,5 +249,55 @@ describe("the tRPC WebSocket protocol in a room", () => {
     const socket = await open(uniqueRoom());
     socket.send("PING");
     expect(await socket.waitForFrames(1)).toEqual(["PONG"]);
+  });
+});
+
+describe("the stock tRPC client within the wire limits", () => {
+  afterEach(closeClients);
+
+  it("runs 101 concurrent calls, which the stock wsLink sends as one frame", async () => {
+    const client = await stockClientFor(uniqueRoom());
+    const created = await Promise.all(Array.from({ length: 101 }, (_, index) => client.tasks.create.mutate({ title: `t${index}` })));
+    expect(new Set(created.map((task) => task.id)).size).toBe(101);
+  });
+
+  it("starts 16 of 101 concurrent subscriptions and refuses the rest, each with TOO_MANY_REQUESTS", async () => {
+    const client = await stockClientFor(uniqueRoom(), "reader");
+    let started = 0;
+    const codes: string[] = [];
+    let settled!: () => void;
+    const done = new Promise<void>((resolve) => (settled = resolve));
+    const check = () => {
+      if (started + codes.length === 101) settled();
+    };
+    const subscriptions = Array.from({ length: 101 }, () =>
+      client.tasks.changes.subscribe(undefined, {
+        onStarted: () => {
+          started += 1;
+          check();
+        },
+        onError: (error) => {
+          codes.push((error as TRPCClientError<AppRouter>).data?.code ?? error.message);
+          check();
+        },
+      }),
+    );
+    await done;
+    expect(started).toBe(MAX_SUBSCRIPTIONS_PER_SOCKET);
+    expect(codes).toEqual(Array.from({ length: 101 - MAX_SUBSCRIPTIONS_PER_SOCKET }, () => "TOO_MANY_REQUESTS"));
+    for (const subscription of subscriptions) subscription.unsubscribe();
+  });
+
+  it("tells the caller of an oversize frame PAYLOAD_TOO_LARGE", async () => {
+    const client = await stockClientFor(uniqueRoom());
+    await expect(client.tasks.create.mutate({ title: "x".repeat(MAX_FRAME_BYTES) })).rejects.toMatchObject({
+      data: { code: "PAYLOAD_TOO_LARGE" },
+    });
+  });
+
+  it("caps createRoomClient's replica-read batches at the endpoint's limit: 101 concurrent reads succeed", async () => {
+    const client = await clientFor(uniqueRoom(), "reader");
+    const pages = await Promise.all(Array.from({ length: MAX_BATCH_SIZE + 1 }, () => client.replica.tasks.list.query({})));
+    expect(pages).toHaveLength(MAX_BATCH_SIZE + 1);
   });
 });
