@@ -43,6 +43,7 @@ export class CommitHub {
     const commit: Commit = { from: this.#published, to: head, tables: this.log.tablesChanged(this.#published, head) };
     this.#published = head;
     this.#memo.clear();
+    this.#results.clear();
     if (head - this.#trimmedAt >= TRIM_EVERY) {
       this.#trimmedAt = head;
       this.log.trim(Date.now(), this.retentionFloor());
@@ -67,16 +68,54 @@ export class CommitHub {
   }
 
   /**
-   * Like `memo`, for large values (live query results): the hub keeps them only
-   * while someone else still holds them, so sharing never adds memory — a
-   * thousand different queries' results are not all kept until the next commit.
+   * Live query results of this commit, by query and seq, with how many of the
+   * query's subscribers have yet to take them: an entry is dropped as soon as
+   * the last one took it, so sharing never holds a result longer than needed.
    */
-  share<T extends object>(key: string, make: () => T): T {
-    const held = (this.#memo.get(key) as WeakRef<T> | undefined)?.deref();
-    if (held) return held;
-    const value = make();
-    this.#memo.set(key, new WeakRef(value));
-    return value;
+  #results = new Map<string, { value: unknown; left: number }>();
+  /** Live subscriptions per query key (see `join`). */
+  #subscribers = new Map<string, number>();
+  /** The tail of the live-result lane (see `lane`). */
+  #lane: Promise<void> = Promise.resolve();
+
+  /** Counts a live subscription of query `key` until the returned function is called. */
+  join(key: string): () => void {
+    this.#subscribers.set(key, (this.#subscribers.get(key) ?? 0) + 1);
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      const count = (this.#subscribers.get(key) ?? 1) - 1;
+      if (count > 0) this.#subscribers.set(key, count);
+      else this.#subscribers.delete(key);
+    };
+  }
+
+  /**
+   * The result of query `key` at seq `at`, made once for all its subscribers
+   * and forgotten when each of them has taken it (or at the next commit).
+   */
+  take<T>(key: string, at: number, make: () => T): T {
+    const id = `${key}@${at}`;
+    let entry = this.#results.get(id);
+    if (!entry) this.#results.set(id, (entry = { value: make(), left: this.#subscribers.get(key) ?? 1 }));
+    if (--entry.left <= 0) this.#results.delete(id);
+    return entry.value as T;
+  }
+
+  /**
+   * Live results are made and sent one at a time per room: waits for the lane
+   * and returns its release. A commit reaching a thousand different live
+   * queries then holds one result (and its encoding) in memory at a time, not
+   * a thousand.
+   */
+  async lane(): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const before = this.#lane;
+    this.#lane = before.then(() => mine);
+    await before;
+    return release;
   }
 
   /** Resolves with the next commit, or null once `signal` aborts. */

@@ -89,6 +89,7 @@ export interface LiveQueryOptions<Result> {
    * Identifies identical queries (same procedure and input): they share one
    * evaluation per commit, and so one result object, encoded once for all
    * their sockets. Without a key every subscription evaluates on its own.
+   * Either way results are made and sent one at a time per room (`hub.lane`).
    */
   key?: string;
   lastEventId: string | null | undefined;
@@ -98,31 +99,47 @@ export interface LiveQueryOptions<Result> {
 /**
  * The query's result now (unless the client's `lastEventId` shows it is
  * current), then again after each commit that touches `tables` — at most one
- * push per commit.
+ * push per commit. Memory per commit is bounded whatever the number of
+ * subscribers: identical queries share one result, and the room makes and
+ * sends one live result at a time.
  */
 export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): AsyncGenerator<TrackedEnvelope<Result>> {
   const { log, hub, tables, signal, key } = options;
-  const evaluate = (at: number) => (key === undefined ? options.run() : hub.share(`live:${key}@${at}`, () => box(options.run())));
   // Subscribers at the same point read the log once per commit.
   const changedTables = (from: number, to: number) => hub.memo(`tables:${from}:${to}`, () => log.tablesChanged(from, to));
   const reaches = (seq: number) => hub.memo(`reaches:${seq}`, () => log.reaches(seq));
-  const seen = seqOf(options.lastEventId);
-  let version = hub.published;
-  const current = seen !== null && seen <= version && reaches(seen) && !intersects(changedTables(seen, version), tables);
-  if (!current) yield tracked(String(version), await evaluate(version));
-  while (!signal.aborted) {
-    // Commits published while suspended at a yield are caught here, not lost.
-    if (hub.published === version && !(await hub.next(signal))) return;
-    const upTo = hub.published;
-    const changed = !reaches(version) || intersects(changedTables(version, upTo), tables);
-    version = upTo;
-    if (changed) yield tracked(String(upTo), await evaluate(upTo));
+  const leave = key === undefined ? () => {} : hub.join(key);
+  try {
+    const seen = seqOf(options.lastEventId);
+    let version = hub.published;
+    const current = seen !== null && seen <= version && reaches(seen) && !intersects(changedTables(seen, version), tables);
+    let due = !current;
+    // A first result is this subscriber's own; after a commit, a query's subscribers share one.
+    let first = true;
+    while (!signal.aborted) {
+      if (due) {
+        // One result at a time per room: made, sent (the pump asks for the next
+        // value only after sending), then the lane moves on.
+        const release = await hub.lane();
+        try {
+          if (signal.aborted) return;
+          const at = version;
+          const result = await (key === undefined || first ? options.run() : hub.take(key, at, options.run));
+          yield tracked(String(at), result);
+        } finally {
+          release();
+        }
+      }
+      first = false;
+      // Commits published while suspended at a yield are caught here, not lost.
+      if (hub.published === version && !(await hub.next(signal))) return;
+      const upTo = hub.published;
+      due = !reaches(version) || intersects(changedTables(version, upTo), tables);
+      version = upTo;
+    }
+  } finally {
+    leave();
   }
-}
-
-/** A result as an object the hub can hold weakly (a promise already is one). */
-function box<Result>(value: Result | Promise<Result>): Promise<Result> {
-  return value instanceof Promise ? value : Promise.resolve(value);
 }
 
 function intersects(changed: ReadonlySet<string>, tables: readonly string[]): boolean {

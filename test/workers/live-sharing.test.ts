@@ -55,3 +55,48 @@ describe("live queries with the same input", () => {
       ).toEqual(["shared"]);
   });
 });
+
+describe("live queries with different inputs", () => {
+  it("are made and sent one at a time, so a commit holds one result in memory, not one per subscriber", async () => {
+    const room = uniqueRoom("lane");
+    const writer = await clientFor(room, "writer", "gus");
+    // 2.4 KB rows, like the hardening report's scenario (scaled down: 8 sockets × 16 subscriptions, 120 rows).
+    await Promise.all(Array.from({ length: 120 }, (_, i) => writer.tasks.create.mutate({ title: `task ${i}`, description: "x".repeat(2_400) })));
+    const sockets16 = await Promise.all(
+      Array.from({ length: 8 }, async (_, s) => {
+        const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", `reader-${s}`)}`);
+        sockets.push(socket);
+        socket.send(
+          Array.from({ length: 16 }, (_, k) => ({
+            id: `live-${k}`,
+            method: "subscription",
+            params: { path: "tasks.live", input: { json: { limit: 100 + s * 16 + k } } },
+          })),
+        );
+        for (let k = 0; k < 16; k++) await waitForEvents<Task[]>(socket, `live-${k}`, 1);
+        return socket;
+      }),
+    );
+
+    // The order of evaluations and live pushes inside the room, for the next commit.
+    const order: string[] = [];
+    vi.spyOn(TaskStore.prototype, "list").mockImplementation(function (this: TaskStore, ...args) {
+      order.push("evaluate");
+      return listOriginal.apply(this, args);
+    });
+    const send = WebSocket.prototype.send;
+    vi.spyOn(WebSocket.prototype, "send").mockImplementation(function (this: WebSocket, data) {
+      if (typeof data === "string" && data.startsWith('{"id":"live-')) order.push("push");
+      return send.call(this, data);
+    });
+    const task = await writer.tasks.create.mutate({ title: "one more" });
+    expect(task.title).toBe("one more");
+    await Promise.all(sockets16.map((socket) => Promise.all(Array.from({ length: 16 }, (_, k) => waitForEvents(socket, `live-${k}`, 2)))));
+
+    expect(order.filter((step) => step === "evaluate")).toHaveLength(128);
+    // Never a second result made before the first is sent.
+    expect(order.join(",")).toBe(Array.from({ length: 128 }, () => "evaluate,push").join(","));
+  });
+});
+
+const listOriginal = TaskStore.prototype.list;
