@@ -17,7 +17,8 @@ const claimsSchema = z.object({
     .min(1)
     .max(MAX_ROOM_NAME_CHARS + 2),
   role: z.enum(ROLES),
-  exp: z.number(),
+  /** A NumericDate: seconds since the epoch, possibly fractional (RFC 7519 §2). */
+  exp: z.number().positive().finite(),
   name: z.string().max(MAX_USER_ID_CHARS).optional(),
   /** Extra grants (e.g. ["analytics"]); names this version does not know are ignored. */
   grants: z.array(z.string().max(MAX_GRANT_CHARS)).max(MAX_TOKEN_GRANTS).optional(),
@@ -71,8 +72,17 @@ export async function verifyRoomToken(token: string | null, config: AuthConfig, 
   }
   return {
     ok: true,
-    identity: { sub, role, expiresAt: exp * 1000, ...(name === undefined ? {} : { name }), ...(grants.length > 0 ? { grants } : {}) },
+    identity: { sub, role, expiresAt: expiresAtOf(exp), ...(name === undefined ? {} : { name }), ...(grants.length > 0 ? { grants } : {}) },
   };
+}
+
+/**
+ * The identity's `expiresAt` (whole ms, as the room's identity schema requires) of a
+ * token's `exp`: fractional seconds are floored to the millisecond (never later than
+ * the token says) and a far-future `exp` is capped at the largest safe integer.
+ */
+function expiresAtOf(exp: number): number {
+  return Math.min(Math.floor(exp * 1000), Number.MAX_SAFE_INTEGER);
 }
 
 function verifyWith(token: string, key: VerificationKey, config: AuthConfig) {

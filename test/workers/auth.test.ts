@@ -66,6 +66,24 @@ describe("room tokens are verified in the Worker", () => {
     expect(await roomExists(room)).toBe(false);
   });
 
+  it.each([
+    ["a fractional exp", Date.now() / 1000 + 3600.5678],
+    ["an exp far in the future", 1e15],
+  ])("accepts a token with %s (a legal NumericDate) on a socket and over HTTP", async (_case, exp) => {
+    const room = uniqueRoom();
+    const token = await new SignJWT({ room, role: "writer", exp }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(secret());
+    const socket = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+    socket.send({ id: 1, method: "query", params: { path: "session.whoami" } });
+    const [whoami] = await socket.waitForFrames(1);
+    expect(whoami).toMatchObject({ id: 1, result: { data: { sub: "alice", role: "writer" } } });
+    socket.close();
+
+    const response = await SELF.fetch(`http://example.com/rooms/${room}/trpc/session.whoami`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+  });
+
   it("refuses a token signed with another secret", async () => {
     const room = uniqueRoom();
     const token = await signRoomToken(
