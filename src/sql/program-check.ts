@@ -3,7 +3,8 @@
  * (`EXPLAIN <statement>`) and this module reads the bytecode. A statement
  * passes only if its program opens no write cursor, starts no write
  * transaction, changes no schema, and every table or index it opens belongs to
- * a readable table. Used by read-only-sql.ts; pure, given the program rows.
+ * a readable table, and every virtual table it opens is json_each or
+ * json_tree. Used by read-only-sql.ts; pure, given the program rows.
  */
 import { SqlRefused } from "./sql-errors";
 
@@ -80,13 +81,23 @@ export interface ProgramPolicy {
   schema: ReadonlyMap<number, SchemaObject>;
   /** Tables that may be read (their indexes may be read too). */
   readableTables: ReadonlySet<string>;
-  /** Virtual tables the text may open: its `json_each(` / `json_tree(` calls. */
-  jsonTableCalls: number;
+  /**
+   * The virtual tables that may be opened: the P4 of a `VOpen` of json_each or
+   * json_tree on this connection. EXPLAIN shows a VOpen's table as
+   * `vtab:<address>`, not by name; an eponymous table (json_each, every
+   * pragma_* function) keeps one address per connection, so the caller learns
+   * these two by compiling them.
+   */
+  jsonTables: ReadonlySet<string>;
+}
+
+/** True when the program opens a virtual table, so the caller must learn which ones json_each and json_tree are. */
+export function opensVirtualTable(program: readonly Instruction[]): boolean {
+  return program.some((instruction) => instruction.opcode === "VOpen");
 }
 
 /** Throws SqlRefused unless `program` only reads readable tables. */
 export function checkProgram(program: readonly Instruction[], policy: ProgramPolicy): void {
-  let virtualTables = 0;
   for (const instruction of program) {
     const { opcode } = instruction;
     if (WRITE_OPCODES.has(opcode)) {
@@ -98,11 +109,13 @@ export function checkProgram(program: readonly Instruction[], policy: ProgramPol
     if (opcode === "Transaction" && instruction.p2 !== 0) {
       throw new SqlRefused("writes", "the statement would open a write transaction; read-only SQL only reads");
     }
-    if (opcode === "VOpen") virtualTables += 1;
+    if (opcode === "VOpen" && !policy.jsonTables.has(String(instruction.p4))) {
+      throw new SqlRefused(
+        "virtualTable",
+        "the statement opens a virtual table other than json_each or json_tree (a pragma function or another module); only json_each and json_tree are available",
+      );
+    }
     if (OPEN_BY_ROOT.has(opcode)) checkOpen(instruction, policy);
-  }
-  if (virtualTables > policy.jsonTableCalls) {
-    throw new SqlRefused("virtualTable", "the statement opens a virtual table; only json_each and json_tree are available");
   }
 }
 

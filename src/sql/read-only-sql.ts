@@ -3,12 +3,13 @@
  * window functions, CTEs) and nothing that can persist. Layers, each enough
  * on its own for writes: (1) the text is one reading statement
  * (sql-statement.ts); (2) SQLite compiles it and its bytecode opens no write
- * cursor, no write transaction and only readable tables (program-check.ts);
+ * cursor, no write transaction, only readable tables and no virtual table but
+ * json_each / json_tree (program-check.ts);
  * (3) it runs in a transaction that always rolls back, and a write the cursor
  * reports fails the request (rolled-back.ts). Receives the room's storage;
  * the rpc slice `sql.query` calls it.
  */
-import { EXPLAIN_COLUMNS, checkProgram, type Instruction, type SchemaObject } from "./program-check";
+import { EXPLAIN_COLUMNS, checkProgram, opensVirtualTable, type Instruction, type SchemaObject } from "./program-check";
 import { rolledBack } from "./rolled-back";
 import { SqlRefused } from "./sql-errors";
 import type { SqlParam } from "./sql-input";
@@ -32,6 +33,9 @@ export interface SqlQuery {
 }
 
 const EXPLAIN_PREFIX = "EXPLAIN ";
+
+/** Statements whose only virtual table is json_each or json_tree: compiled to learn those tables' `vtab:` addresses. */
+const JSON_TABLE_PROBES = ["EXPLAIN SELECT * FROM json_each('[]')", "EXPLAIN SELECT * FROM json_tree('[]')"];
 
 /**
  * Runs read-only queries against one room's SQLite.
@@ -58,10 +62,11 @@ export class ReadOnlySql {
     const statement = checkStatement(query.sql);
     const params = query.params ?? [];
     return rolledBack(this.#storage, () => {
-      checkProgram(this.#explain(statement, params), {
+      const program = this.#explain(statement, params);
+      checkProgram(program, {
         schema: this.#schema(),
         readableTables: this.#readable,
-        jsonTableCalls: statement.jsonTableCalls,
+        jsonTables: opensVirtualTable(program) ? this.#jsonTables() : new Set(),
       });
       const cursor = sqlite(statement.textOffset, () => this.#storage.sql.exec(statement.text, ...params));
       const result = sqlite(statement.textOffset, () => readResult(cursor, { now: this.#now, startedAt }));
@@ -83,6 +88,18 @@ export class ReadOnlySql {
       }
       return cursor.toArray() as unknown as Instruction[];
     });
+  }
+
+  /** The `vtab:` addresses of json_each and json_tree, learned on this connection in this transaction. */
+  #jsonTables(): Set<string> {
+    const tables = new Set<string>();
+    for (const probe of JSON_TABLE_PROBES) {
+      for (const row of this.#storage.sql.exec<Record<string, SqlStorageValue>>(probe).toArray()) {
+        // Only a real address is learned, so a changed EXPLAIN format fails closed (json_each refused), never open.
+        if (row.opcode === "VOpen" && typeof row.p4 === "string" && row.p4.startsWith("vtab:")) tables.add(row.p4);
+      }
+    }
+    return tables;
   }
 
   /** Root page → table or index, read fresh for each query (migrations may change it). */

@@ -1,9 +1,10 @@
 /**
  * The text-level checks of read-only SQL, run before SQLite sees anything:
  * exactly one statement, of a reading kind (SELECT, VALUES, WITH … SELECT, or
- * EXPLAIN [QUERY PLAN] of one), no internal names, every recursive CTE bounded
- * by a literal LIMIT. They give clear refusals; the guarantee itself comes from
- * the compiled program (program-check.ts) and the rolled-back transaction.
+ * EXPLAIN [QUERY PLAN] of one), no internal names, every WITH clause fully
+ * read and every recursive CTE bounded by a literal LIMIT. The tokens are
+ * SQLite's own (sql-tokenizer.ts); the guarantee itself comes from the
+ * compiled program (program-check.ts) and the rolled-back transaction.
  */
 import { MAX_RECURSIVE_CTE_ROWS } from "../lib/limits";
 import { SqlRefused } from "./sql-errors";
@@ -19,8 +20,6 @@ export interface CheckedStatement {
   program: string;
   /** Offset of `program` in the source. */
   programOffset: number;
-  /** How many `json_each(` / `json_tree(` calls the text makes: the virtual tables it may open. */
-  jsonTableCalls: number;
 }
 
 /** Statement kinds that read. */
@@ -48,8 +47,6 @@ const REFUSED_KINDS: Record<string, string> = {
   reindex: "rewrites indexes",
   analyze: "writes statistics tables",
 };
-
-const JSON_TABLES = new Set(["json_each", "json_tree"]);
 
 /** Name prefixes that are never readable, with what they are. */
 const INTERNAL_PREFIXES: readonly [string, string][] = [
@@ -84,7 +81,7 @@ export function checkStatement(sql: string): CheckedStatement {
     throw new SqlRefused("multipleStatements", `found ${statements} statements separated by ";"; ${ONLY_READS}`);
   }
   checkNames(tokens);
-  checkRecursiveCtes(tokens);
+  checkRecursiveCtes(tokens, first);
 
   const last = tokens[tokens.length - 1]!;
   const head = tokens[0]!;
@@ -94,7 +91,6 @@ export function checkStatement(sql: string): CheckedStatement {
     textOffset: head.start,
     program: sql.slice(programHead.start, last.end),
     programOffset: programHead.start,
-    jsonTableCalls: tokens.filter((token, i) => JSON_TABLES.has(token.name) && isSymbol(tokens[i + 1], "(")).length,
   };
 }
 
@@ -117,9 +113,8 @@ function checkKind(tokens: readonly Token[], first: number): void {
   if (head.kind !== "word") throw new SqlRefused("notARead", `the statement starts with ${head.text}; ${ONLY_READS}`);
   if (READING.has(head.name)) return;
   if (head.name === "with") {
-    const main = parseWith(tokens, first)?.main;
-    // An unreadable WITH clause is left to SQLite, which reports the syntax error.
-    if (!main || (main.kind === "word" && READING.has(main.name))) return;
+    const main = readWith(tokens, first).main;
+    if (main.kind === "word" && READING.has(main.name)) return;
     const does = REFUSED_KINDS[main.name];
     throw new SqlRefused("notARead", `WITH … ${main.text.toUpperCase()}${does ? ` ${does}` : " is not a read"}; ${ONLY_READS}`);
   }
@@ -146,32 +141,67 @@ interface Cte {
   close: number;
 }
 
-/** Reads `WITH [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (body), …` from the WITH at `at`. */
-function parseWith(tokens: readonly Token[], at: number): { ctes: Cte[]; main: Token | undefined } | null {
+/** What a WITH clause is made of, for the message of one that cannot be read. */
+const WITH_SHAPE = "WITH [RECURSIVE] name [(columns)] AS [[NOT] MATERIALIZED] (select), … SELECT …";
+
+/** Tokens that can name a CTE: SQLite's `nm` (an identifier, a quoted one, or a string). */
+function isName(token: Token | undefined): token is Token {
+  return token?.kind === "word" || token?.kind === "quoted" || token?.kind === "string";
+}
+
+/**
+ * Reads `WITH [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (body), …`
+ * from the WITH at `at` and returns its CTEs and the token after them (the
+ * main statement's first). Throws SqlRefused("syntax") for anything else: a
+ * WITH clause that is not fully read is never left to SQLite, as a CTE the
+ * checks did not see would escape the recursion bound.
+ */
+function readWith(tokens: readonly Token[], at: number): { ctes: Cte[]; main: Token } {
+  const unreadable = (what: string, token: Token | undefined): SqlRefused =>
+    new SqlRefused(
+      "syntax",
+      `the WITH clause at offset ${tokens[at]!.start} could not be read: ${what} ${token ? `at offset ${token.start}` : "at the end"}; ` +
+        `expected ${WITH_SHAPE}`,
+    );
   let i = at + 1;
   if (isWord(tokens[i], "recursive")) i += 1;
   const ctes: Cte[] = [];
   for (;;) {
     const name = tokens[i];
-    if (!name || (name.kind !== "word" && name.kind !== "quoted")) return null;
+    if (!isName(name)) throw unreadable("expected a CTE name", name);
     i += 1;
     if (isSymbol(tokens[i], "(")) {
       const close = closingParen(tokens, i);
-      if (close === -1) return null;
+      if (close === -1) throw unreadable("unclosed column list", tokens[i]);
       i = close + 1;
     }
-    if (!isWord(tokens[i], "as")) return null;
+    if (!isWord(tokens[i], "as")) throw unreadable("expected AS", tokens[i]);
     i += 1;
+    if (isWord(tokens[i], "not") && !isWord(tokens[i + 1], "materialized")) throw unreadable("expected MATERIALIZED", tokens[i + 1]);
     if (isWord(tokens[i], "not")) i += 1;
     if (isWord(tokens[i], "materialized")) i += 1;
-    if (!isSymbol(tokens[i], "(")) return null;
+    if (!isSymbol(tokens[i], "(")) throw unreadable("expected ( before the CTE's body", tokens[i]);
     const close = closingParen(tokens, i);
-    if (close === -1) return null;
+    if (close === -1) throw unreadable("unclosed CTE body", tokens[i]);
     ctes.push({ name: name.name, open: i, close });
     i = close + 1;
-    if (!isSymbol(tokens[i], ",")) return { ctes, main: tokens[i] };
-    i += 1;
+    if (isSymbol(tokens[i], ",")) {
+      i += 1;
+      continue;
+    }
+    const main = tokens[i];
+    if (!main) throw unreadable("expected a statement after the CTEs", main);
+    return { ctes, main };
   }
+}
+
+/**
+ * Where SQLite's grammar lets a WITH clause start: the statement's head, or
+ * right after `(` (a subquery). Anywhere else `with` can only be a name
+ * (SQLite falls back to reading the keyword as an identifier).
+ */
+function startsWithClause(tokens: readonly Token[], at: number, head: number): boolean {
+  return isWord(tokens[at], "with") && (at === head || isSymbol(tokens[at - 1], "("));
 }
 
 /**
@@ -180,12 +210,17 @@ function parseWith(tokens: readonly Token[], at: number): { ctes: Cte[]; main: T
  * n + m is at most MAX_RECURSIVE_CTE_ROWS, so a forgotten stop condition
  * cannot run forever inside one SQLite step.
  */
-function checkRecursiveCtes(tokens: readonly Token[]): void {
-  tokens.forEach((token, at) => {
-    if (!isWord(token, "with")) return;
-    for (const cte of parseWith(tokens, at)?.ctes ?? []) {
+function checkRecursiveCtes(tokens: readonly Token[], head: number): void {
+  tokens.forEach((_, at) => {
+    if (!startsWithClause(tokens, at, head)) return;
+    const { ctes, main } = readWith(tokens, at);
+    if (at !== head && !(main.kind === "word" && READING.has(main.name))) {
+      throw new SqlRefused("syntax", `a WITH clause inside parentheses must be followed by SELECT or VALUES, not ${main.text}`);
+    }
+    for (const cte of ctes) {
       const body = tokens.slice(cte.open + 1, cte.close);
-      if (!body.some((item) => (item.kind === "word" || item.kind === "quoted") && item.name === cte.name)) continue;
+      // A string names a table too (FROM 'c'), so it counts as a reference: at worst a LIMIT is asked for needlessly.
+      if (!body.some((item) => isName(item) && item.name === cte.name)) continue;
       const rows = literalLimit(body);
       if (rows === null || rows > MAX_RECURSIVE_CTE_ROWS) {
         throw new SqlRefused(

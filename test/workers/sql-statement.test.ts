@@ -47,6 +47,81 @@ describe("the SQL tokenizer", () => {
     expect(tokenize("SELECT 1 /* ; DELETE FROM t").map((token) => token.text)).toEqual(["SELECT", "1"]);
   });
 
+  // Each input is split where SQLite's tokenize.c splits it (checked against this runtime's SQLite).
+  it.each([
+    { sql: "SELECT $a(')+x FROM c WHERE $b(')", tokens: ["SELECT", "$a(')", "+", "x", "FROM", "c", "WHERE", "$b(')"] },
+    { sql: 'SELECT :a(x),@b("y"),#c(\') FROM t', tokens: ["SELECT", ":a(x)", ",", '@b("y")', ",", "#c(')", "FROM", "t"] },
+    { sql: "SELECT $a((')) )", tokens: ["SELECT", "$a((')", ")", ")"] },
+    { sql: "SELECT $a::b::c, $::x, $a:::b", tokens: ["SELECT", "$a::b::c", ",", "$::x", ",", "$a::", ":b"] },
+    { sql: "SELECT $a$b, a$b, ?, ?12a", tokens: ["SELECT", "$a$b", ",", "a$b", ",", "?", ",", "?12", "a"] },
+    {
+      sql: "SELECT x'00ff', X'', 1e5, 1.e-3, .5, 0x1_F, 1_000.5_5",
+      tokens: ["SELECT", "x'00ff'", ",", "X''", ",", "1e5", ",", "1.e-3", ",", ".5", ",", "0x1_F", ",", "1_000.5_5"],
+    },
+    { sql: "SELECT [a'b], `c``d`, \"e\"\"f\", 'g''h'", tokens: ["SELECT", "[a'b]", ",", "`c``d`", ",", '"e""f"', ",", "'g''h'"] },
+    { sql: "\uFEFFSELECT\uFEFF1 FROM\t\u000bt", tokens: ["SELECT\uFEFF1", "FROM", "t"] },
+    { sql: "SELECT (\uFEFFc)", tokens: ["SELECT", "(", "c", ")"] },
+    { sql: "SELECT 1 /*", tokens: ["SELECT", "1", "/", "*"] },
+    {
+      sql: "SELECT a->>'x', b->'y', c-->d\n, e!=f, g==h, i<<j, k>>l, m<>n, o||p",
+      tokens: [
+        "SELECT",
+        "a",
+        "->>",
+        "'x'",
+        ",",
+        "b",
+        "->",
+        "'y'",
+        ",",
+        "c",
+        ",",
+        "e",
+        "!=",
+        "f",
+        ",",
+        "g",
+        "==",
+        "h",
+        ",",
+        "i",
+        "<<",
+        "j",
+        ",",
+        "k",
+        ">>",
+        "l",
+        ",",
+        "m",
+        "<>",
+        "n",
+        ",",
+        "o",
+        "||",
+        "p",
+      ],
+    },
+  ])("splits $sql where SQLite does", ({ sql, tokens }) => {
+    expect(tokenize(sql).map((token) => token.text)).toEqual(tokens);
+  });
+
+  it("refuses what SQLite's lexer marks illegal", () => {
+    expect(() => tokenize("SELECT $a(' ')")).toThrow(/unrecognized token "\$a\('" at offset 7/);
+    expect(() => tokenize("SELECT $a(x")).toThrow(/unrecognized token/);
+    expect(() => tokenize("SELECT $")).toThrow(/a parameter needs a name/);
+    expect(() => tokenize("SELECT @(x)")).toThrow(/unrecognized token/);
+    expect(() => tokenize("SELECT 1e, 2")).toThrow(/unrecognized token "1e"/);
+    expect(() => tokenize("SELECT 0x")).toThrow(/unrecognized token "0x"/);
+    expect(() => tokenize("SELECT x'0g'")).toThrow(/unrecognized token "x'0g'"/);
+    expect(() => tokenize("SELECT x'abc'")).toThrow(/unrecognized token/);
+    expect(() => tokenize("SELECT !1")).toThrow(/unexpected character "!"/);
+    expect(() => tokenize("SELECT [x")).toThrow(/unterminated \[identifier\]/);
+  });
+
+  it("names strings as well as identifiers, folding ASCII case only", () => {
+    expect(tokenize(`'C' "Ab" [É]`).map((token) => token.name)).toEqual(["c", "ab", "É"]);
+  });
+
   it("refuses unterminated quotes and characters SQLite does not accept", () => {
     expect(() => tokenize("SELECT 'x")).toThrow(/unterminated string literal at offset 7/);
     expect(() => tokenize('SELECT "x')).toThrow(/unterminated quoted identifier/);
@@ -77,8 +152,47 @@ describe("the statement check", () => {
     });
   });
 
-  it("counts only the json_each and json_tree calls as virtual tables", () => {
-    expect(checkStatement("SELECT json_each FROM t, json_each(?) j, json_tree('{}')").jsonTableCalls).toBe(2);
+  it("refuses a WITH clause it cannot read fully, instead of leaving it to SQLite", () => {
+    for (const sql of [
+      "WITH c AS (SELECT 1) , SELECT 1",
+      "WITH c AS (SELECT 1",
+      "WITH c(x AS (SELECT 1) SELECT 1",
+      "WITH c AS NOT (SELECT 1) SELECT 1",
+      "WITH $a AS (SELECT 1) SELECT 1",
+      "WITH c AS (SELECT 1)",
+      "SELECT * FROM (WITH c AS SELECT 1)",
+      "SELECT count(with) FROM t",
+    ]) {
+      expect(refusalOf(sql), sql).toMatchObject({ reason: "syntax", message: expect.stringMatching(/WITH clause/) });
+    }
+    expect(refusalOf("SELECT * FROM (WITH c AS (SELECT 1) DELETE FROM t)")?.reason).toBe("syntax");
+    // Where the grammar allows no WITH clause, `with` is a name.
+    expect(refusalOf("SELECT with FROM (SELECT 2 AS with)")).toBeNull();
+  });
+
+  it("sees a recursive CTE that a TCL-style parameter, a BOM or a string name would hide", () => {
+    for (const sql of [
+      "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + $a(') FROM c WHERE $b(') IS NULL) SELECT count(*) FROM c",
+      "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + :a(') FROM c WHERE @b(') IS NULL) SELECT count(*) FROM c",
+      "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM \uFEFFc) SELECT count(*) FROM c",
+      "WITH 'c'(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM 'c' WHERE x < 10) SELECT count(*) FROM c",
+      "SELECT (WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM [c]) SELECT max(x) FROM c)",
+    ]) {
+      expect(refusalOf(sql), sql).toMatchObject({ reason: "unboundedRecursion" });
+    }
+    // After `$l(')` SQLite starts a string at the next quote: the LIMIT inside it bounds nothing.
+    expect(
+      refusalOf("WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE $l(') IS NULL OR ' LIMIT 5' = $m(')) SELECT x FROM c"),
+    ).toMatchObject({
+      reason: "unboundedRecursion",
+    });
+  });
+
+  it("sees pragma functions that a TCL-style parameter would hide", () => {
+    expect(refusalOf("SELECT name, $a(json_each()+$b(') FROM pragma_table_list WHERE $c(') IS NULL")).toMatchObject({
+      reason: "virtualTable",
+      message: expect.stringMatching(/"pragma_table_list": pragma functions/),
+    });
   });
 
   it("treats a CTE that names itself as recursive, with or without RECURSIVE, and bounds it by a literal LIMIT", () => {

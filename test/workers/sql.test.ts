@@ -365,6 +365,77 @@ describe("read-only SQL: limits", () => {
   });
 });
 
+describe("read-only SQL: the text is read as SQLite's tokenizer reads it", () => {
+  const room = uniqueRoom("sql-tokenizer");
+
+  beforeAll(async () => {
+    const writer = await clientFor(room, "writer");
+    for (const task of BOARD) await writer.tasks.create.mutate(task);
+    await closeClients();
+  });
+
+  // Before the fix this query ran forever in one SQLite step and hung the room: the tokenizer read `$a(` + a string, SQLite read `$a(')`.
+  it("refuses a recursive CTE hidden behind TCL-style parameters at once, and the room keeps answering", { timeout: 15_000 }, async () => {
+    const admin = await clientFor(room, "admin");
+    const startedAt = Date.now();
+    const refused = await refusal(
+      admin.sql.query.query({
+        sql: "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + $a(') FROM c WHERE $b(') IS NULL) SELECT count(*) FROM c",
+        params: [1, null],
+      }),
+    );
+    expect(refused).toEqual({ code: "BAD_REQUEST", message: expect.stringMatching(/recursive CTE "c" needs a literal LIMIT/) });
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    expect((await admin.sql.query.query({ sql: "SELECT count(*) FROM tasks" })).rows).toEqual([[BOARD.length]]);
+  });
+
+  it("refuses pragma_table_list and pragma_table_info behind TCL-style parameters, listing no internal table", async () => {
+    const admin = await clientFor(room, "admin");
+    for (const table of ["pragma_table_list", "pragma_table_info(char(95,99,104,97,110,103,101,115))"]) {
+      const refused = await refusal(
+        admin.sql.query.query({ sql: `SELECT name, $a(json_each()+$b(') FROM ${table} WHERE $c(') IS NULL`, params: [1, 2, null] }),
+      );
+      expect(refused).toEqual({ code: "FORBIDDEN", message: expect.stringMatching(/pragma functions are not available/) });
+      expect(refused.message).not.toMatch(/_changes|_cf_|sqlite_schema|seq/);
+    }
+  });
+
+  it("refuses any virtual table but json_each and json_tree from the compiled program, whatever the text says", async () => {
+    const admin = await clientFor(room, "admin");
+    // The text names no pragma function and makes a json_each call that SQLite compiles away (`0 AND …`).
+    const refused = await refusal(
+      admin.sql.query.query({ sql: "SELECT name, 0 AND EXISTS (SELECT 1 FROM json_each('[]')) AS never FROM 'pragma_table_list'" }),
+    );
+    expect(refused).toEqual({
+      code: "FORBIDDEN",
+      message: expect.stringMatching(/opens a virtual table other than json_each or json_tree/),
+    });
+    const both = await admin.sql.query.query({
+      sql: "SELECT count(*) AS n FROM json_each(?) AS a, json_tree(?) AS b, json_each('[0]') AS c",
+      params: ["[1,2]", '{"x":1}'],
+    });
+    expect(both.rows).toEqual([[4]]);
+  });
+
+  it("refuses a recursive CTE named by a string, which the LIMIT rule used to skip", async () => {
+    const admin = await clientFor(room, "admin");
+    const refused = await refusal(
+      admin.sql.query.query({ sql: "WITH 'c'(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM 'c' WHERE x < 10) SELECT count(*) FROM c" }),
+    );
+    expect(refused).toEqual({ code: "BAD_REQUEST", message: expect.stringMatching(/recursive CTE "c" needs a literal LIMIT/) });
+    const bounded = await admin.sql.query.query({
+      sql: "WITH 'c'(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM 'c' LIMIT 10) SELECT count(*) FROM c",
+    });
+    expect(bounded.rows).toEqual([[10]]);
+  });
+
+  it("binds TCL-style parameters as SQLite names them", async () => {
+    const admin = await clientFor(room, "admin");
+    const result = await admin.sql.query.query({ sql: "SELECT $a(') AS a, :b::c AS b, #d AS d, $a(') AS again", params: ["quote", 2, 3] });
+    expect(result.rows).toEqual([["quote", 2, 3, "quote"]]);
+  });
+});
+
 /** Write and escape attempts: each must be refused with this code and a message matching `message`. */
 const ATTEMPTS: { name: string; sql: string; code: string; message: RegExp }[] = [
   // DML
@@ -582,6 +653,49 @@ const ATTEMPTS: { name: string; sql: string; code: string; message: RegExp }[] =
     sql: 'SELECT * FROM "_cf_METADATA"',
     code: "FORBIDDEN",
     message: /the platform's internal tables/,
+  },
+  // Text that SQLite lexes differently from a naive tokenizer (issue 15, finding 2)
+  {
+    name: "a recursive CTE hidden behind TCL-style parameters holding quotes",
+    sql: "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + $a(') FROM c WHERE $b(') IS NULL) SELECT count(*) FROM c",
+    code: "BAD_REQUEST",
+    message: /recursive CTE "c" needs a literal LIMIT/,
+  },
+  {
+    name: "a recursive reference hidden behind a byte-order mark",
+    sql: "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM \uFEFFc) SELECT count(*) FROM c",
+    code: "BAD_REQUEST",
+    message: /recursive CTE "c" needs a literal LIMIT/,
+  },
+  {
+    name: "a recursive CTE named by a string",
+    sql: "WITH 'c'(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM 'c' WHERE x < 10) SELECT count(*) FROM c",
+    code: "BAD_REQUEST",
+    message: /recursive CTE "c" needs a literal LIMIT/,
+  },
+  {
+    name: "a WITH clause that cannot be read",
+    sql: "WITH c AS (SELECT 1), SELECT 1",
+    code: "BAD_REQUEST",
+    message: /WITH clause at offset 0 could not be read/,
+  },
+  {
+    name: "pragma_table_list behind TCL-style parameters",
+    sql: "SELECT name, $a(json_each()+$b(') FROM pragma_table_list WHERE $c(') IS NULL",
+    code: "FORBIDDEN",
+    message: /"pragma_table_list": pragma functions are not available/,
+  },
+  {
+    name: "pragma_table_info behind TCL-style parameters",
+    sql: "SELECT name, $a(json_each()+$b(') FROM pragma_table_info(char(95,99,104,97,110,103,101,115)) WHERE $c(') IS NULL",
+    code: "FORBIDDEN",
+    message: /"pragma_table_info": pragma functions are not available/,
+  },
+  {
+    name: "a pragma table named by a string, with a json_each call compiled away",
+    sql: "SELECT name, 0 AND EXISTS (SELECT 1 FROM json_each('[]')) AS never FROM 'pragma_table_list'",
+    code: "FORBIDDEN",
+    message: /opens a virtual table other than json_each or json_tree/,
   },
   // Runaway and oversized input
   {
