@@ -4,12 +4,14 @@
  * on its own for writes: (1) the text is one reading statement
  * (sql-statement.ts); (2) SQLite compiles it and its bytecode opens no write
  * cursor, no write transaction, only readable tables and no virtual table but
- * json_each / json_tree (program-check.ts);
+ * json_each / json_tree (program-check.ts), and every recursive CTE in its
+ * query plan is one the text check bounded (recursion-check.ts);
  * (3) it runs in a transaction that always rolls back, and a write the cursor
  * reports fails the request (rolled-back.ts). Receives the room's storage;
  * the rpc slice `sql.query` calls it.
  */
 import { EXPLAIN_COLUMNS, checkProgram, opensVirtualTable, type Instruction, type SchemaObject } from "./program-check";
+import { checkRecursion, mayRecurse, type PlanRow } from "./recursion-check";
 import { rolledBack } from "./rolled-back";
 import { SqlRefused } from "./sql-errors";
 import type { SqlParam } from "./sql-input";
@@ -68,6 +70,7 @@ export class ReadOnlySql {
         readableTables: this.#readable,
         jsonTables: opensVirtualTable(program) ? this.#jsonTables() : new Set(),
       });
+      if (mayRecurse(program)) checkRecursion(this.#queryPlan(statement, params), statement.boundedRecursion);
       const cursor = sqlite(statement.textOffset, () => this.#storage.sql.exec(statement.text, ...params));
       const result = sqlite(statement.textOffset, () => readResult(cursor, { now: this.#now, startedAt }));
       if (cursor.rowsWritten !== 0) {
@@ -88,6 +91,14 @@ export class ReadOnlySql {
       }
       return cursor.toArray() as unknown as Instruction[];
     });
+  }
+
+  /** The statement's query plan, compiled by SQLite (`EXPLAIN QUERY PLAN`). */
+  #queryPlan(statement: CheckedStatement, params: readonly SqlParam[]): PlanRow[] {
+    const prefix = "EXPLAIN QUERY PLAN ";
+    return sqlite(statement.programOffset - prefix.length, () =>
+      this.#storage.sql.exec<{ id: number; parent: number; detail: string }>(prefix + statement.program, ...params).toArray(),
+    );
   }
 
   /** The `vtab:` addresses of json_each and json_tree, learned on this connection in this transaction. */

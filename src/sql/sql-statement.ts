@@ -20,6 +20,8 @@ export interface CheckedStatement {
   program: string;
   /** Offset of `program` in the source. */
   programOffset: number;
+  /** Names of the recursive CTEs found and bounded by a literal LIMIT (ASCII lower-case), for the query-plan check. */
+  boundedRecursion: ReadonlySet<string>;
 }
 
 /** Statement kinds that read. */
@@ -81,7 +83,7 @@ export function checkStatement(sql: string): CheckedStatement {
     throw new SqlRefused("multipleStatements", `found ${statements} statements separated by ";"; ${ONLY_READS}`);
   }
   checkNames(tokens);
-  checkRecursiveCtes(tokens, first);
+  const boundedRecursion = checkRecursiveCtes(tokens, first);
 
   const last = tokens[tokens.length - 1]!;
   const head = tokens[0]!;
@@ -91,6 +93,7 @@ export function checkStatement(sql: string): CheckedStatement {
     textOffset: head.start,
     program: sql.slice(programHead.start, last.end),
     programOffset: programHead.start,
+    boundedRecursion,
   };
 }
 
@@ -208,9 +211,10 @@ function startsWithClause(tokens: readonly Token[], at: number, head: number): b
  * Every CTE whose body names itself is recursive (SQLite does not need the
  * RECURSIVE keyword); each must end with a literal `LIMIT n [OFFSET m]` whose
  * n + m is at most MAX_RECURSIVE_CTE_ROWS, so a forgotten stop condition
- * cannot run forever inside one SQLite step.
+ * cannot run forever inside one SQLite step. Returns the recursive CTEs' names.
  */
-function checkRecursiveCtes(tokens: readonly Token[], head: number): void {
+function checkRecursiveCtes(tokens: readonly Token[], head: number): Set<string> {
+  const bounded = new Set<string>();
   tokens.forEach((_, at) => {
     if (!startsWithClause(tokens, at, head)) return;
     const { ctes, main } = readWith(tokens, at);
@@ -229,8 +233,10 @@ function checkRecursiveCtes(tokens: readonly Token[], head: number): void {
             (rows === null ? "" : ` (this one allows ${rows})`),
         );
       }
+      bounded.add(cte.name);
     }
   });
+  return bounded;
 }
 
 /** Rows a body's own trailing `LIMIT n [OFFSET m]` / `LIMIT m, n` lets it produce (n + m), or null when it has none that is literal. */

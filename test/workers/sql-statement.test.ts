@@ -1,5 +1,6 @@
 /** Unit tests of the text-level checks (pure: no room needed). */
 import { describe, expect, it } from "vitest";
+import { checkRecursion } from "../../src/sql/recursion-check";
 import { checkStatement } from "../../src/sql/sql-statement";
 import { tokenize } from "../../src/sql/sql-tokenizer";
 
@@ -215,7 +216,32 @@ describe("the statement check", () => {
     );
   });
 
+  it("lists the recursive CTEs it bounded, for the query-plan check", () => {
+    expect([
+      ...checkStatement('WITH "C"(x) AS (SELECT 1 UNION ALL SELECT x FROM c LIMIT 3), d AS (SELECT 1) SELECT 1').boundedRecursion,
+    ]).toEqual(["c"]);
+  });
+
   it("does not mistake names in strings for internal names", () => {
     expect(refusalOf("SELECT 'sqlite_master', '_cf_KV', 'pragma_table_info' FROM tasks")).toBeNull();
+  });
+});
+
+describe("the query-plan recursion check", () => {
+  const plan = (holder: string) => [
+    { id: 2, parent: 0, detail: holder },
+    { id: 6, parent: 2, detail: "SETUP" },
+    { id: 19, parent: 2, detail: "RECURSIVE STEP" },
+    { id: 29, parent: 0, detail: "SCAN c" },
+  ];
+
+  it("passes a recursive CTE the text check bounded, by its name in any ASCII case", () => {
+    expect(() => checkRecursion(plan("CO-ROUTINE C"), new Set(["c"]))).not.toThrow();
+    expect(() => checkRecursion(plan("MATERIALIZE my c"), new Set(["my c"]))).not.toThrow();
+  });
+
+  it("refuses a recursive step the text check did not bound, or whose CTE it cannot name", () => {
+    expect(() => checkRecursion(plan("CO-ROUTINE c"), new Set())).toThrow(/recursive CTE "c" that has no literal LIMIT/);
+    expect(() => checkRecursion(plan("SCALAR SUBQUERY 3"), new Set(["c"]))).toThrow(/recursive CTE that has no literal LIMIT/);
   });
 });

@@ -5,6 +5,7 @@ import type { Role } from "../../src/protocol/identity";
 import { MAX_RECURSIVE_CTE_ROWS } from "../../src/lib/limits";
 import { MAX_SQL_CHARS, MAX_SQL_PARAMS, MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../../src/protocol/wire-limits";
 import { ReadOnlySql } from "../../src/sql/read-only-sql";
+import { checkRecursion, type PlanRow } from "../../src/sql/recursion-check";
 const READABLE_TABLES = ["tasks", "_debounced_state"];
 import { rolledBack } from "../../src/sql/rolled-back";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
@@ -427,6 +428,27 @@ describe("read-only SQL: the text is read as SQLite's tokenizer reads it", () =>
       sql: "WITH 'c'(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM 'c' LIMIT 10) SELECT count(*) FROM c",
     });
     expect(bounded.rows).toEqual([[10]]);
+  });
+
+  it("checks SQLite's own query plan: a recursive CTE the text check did not bound is refused", async () => {
+    const outcome = await runInDurableObject(stub(room), (_instance, state) => {
+      const sql = "SELECT (WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5) SELECT max(x) FROM c) AS top";
+      const plan = state.storage.sql.exec<PlanRow & Record<string, SqlStorageValue>>(`EXPLAIN QUERY PLAN ${sql}`).toArray();
+      const verdict = (bounded: string[]) => {
+        try {
+          checkRecursion(plan, new Set(bounded));
+          return "passes";
+        } catch (error) {
+          return `${(error as { reason?: string }).reason}: ${(error as Error).message}`;
+        }
+      };
+      return { unseen: verdict([]), seen: verdict(["c"]), other: verdict(["d"]) };
+    });
+    expect(outcome).toEqual({
+      unseen: expect.stringMatching(/^unboundedRecursion: SQLite compiled a recursive CTE "c" that has no literal LIMIT/),
+      seen: "passes",
+      other: expect.stringMatching(/^unboundedRecursion/),
+    });
   });
 
   it("binds TCL-style parameters as SQLite names them", async () => {
