@@ -1,6 +1,6 @@
 /**
  * One storage alarm serves every background duty of a room: memory-store
- * expiry, debounced flushes and sync pushes. Each duty says when it is next
+ * expiry, debounced flushes, sync pushes and closing sockets whose token expired. Each duty says when it is next
  * due; the scheduler keeps the alarm at the earliest of them and only writes
  * it when it must move earlier. The alarm survives hibernation and
  * eviction: it is the backstop behind every in-memory timer.

@@ -6,7 +6,7 @@
  * arrive without a socket (`call`: service bindings and HTTP), and announces
  * each commit to live subscriptions. On wake it rebuilds cursors and presence
  * and resumes the subscriptions stored in attachments. One storage alarm runs
- * background duties. A room whose schema cannot be made current answers every
+ * background duties, among them closing sockets at their token's expiry. A room whose schema cannot be made current answers every
  * caller with an error naming what is wrong.
  */
 import { TRPCError, type AnyRouter } from "@trpc/server";
@@ -24,6 +24,7 @@ import { memoryLimitsFrom } from "../presence/memory-config";
 import { MemoryStore } from "../presence/memory-store";
 import type { DirectCall } from "../protocol/direct-call";
 import type { Identity } from "../protocol/identity";
+import { CLOSE_CODES } from "../protocol/close-codes";
 import { PING, PONG } from "../protocol/routes";
 import type { AppDefinition } from "../rpc/app-api";
 import type { RoomContext, RoomDatabase } from "../rpc/context";
@@ -38,6 +39,15 @@ import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment } from "./attachment";
 import { parseConnectRequest } from "./connect-request";
 import { applyRoomMigrations, verifyRoomSchema } from "./room-migrations";
+
+/**
+ * The token-expiry alarm is set at most this far ahead (ms; 24 h): a token may
+ * expire far beyond what a storage alarm can hold, and the duty simply re-arms.
+ */
+const TOKEN_EXPIRY_HORIZON_MS = 24 * 3600 * 1000;
+
+/** Why a socket is closed at its token's expiry (with CLOSE_CODES.tokenExpired). */
+const TOKEN_EXPIRED_REASON = "token expired; reconnect with a fresh token";
 
 /** A room: a Durable Object that also answers direct calls (Workers RPC). */
 export interface RoomObject extends DurableObject<Env> {
@@ -78,6 +88,11 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     #services: unknown;
     #hub!: CommitHub;
     #sync!: SyncEngine;
+    /**
+     * The earliest token expiry among open sockets (ms), or null: a cache rebuilt
+     * from the attachments on wake, so the alarm can close sockets at expiry.
+     */
+    #nextExpiry: number | null = null;
     /** Why this room cannot serve calls (its schema could not be made current), or null. */
     #unavailable: TRPCError | null = null;
 
@@ -101,6 +116,11 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           run: () => void this.#debounced.flush({ dueOnly: true }),
         },
         { name: "sync push", nextDue: () => this.#sync?.nextDue() ?? null, run: () => this.#sync.run() },
+        {
+          name: "token expiry",
+          nextDue: () => (this.#nextExpiry === null ? null : Math.min(this.#nextExpiry, Date.now() + TOKEN_EXPIRY_HORIZON_MS)),
+          run: (now) => this.#closeExpired(now),
+        },
       ]);
       this.#sql = new ReadOnlySql(ctx.storage, { readableTables: tableNames });
       // tRPC keep-alive pings are answered by the runtime without waking the room.
@@ -119,6 +139,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
             remember: (state) => updateAttachment(ws, state),
           });
         },
+        expire: (ws) => this.#expire(ws),
         saveConnectionParams: (ws, connectionParams) => updateAttachment(ws, { connectionParams, awaitingConnectionParams: false }),
         saveSubscriptions: (ws, subs) => updateAttachment(ws, { subs }),
         resumeEventId: () => String(this.#hub.published),
@@ -153,7 +174,9 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         const sockets = ctx.getWebSockets();
         for (const ws of sockets) this.#restoreMemory(ws);
         await Promise.all(sockets.map((ws) => this.#rpc.resume(ws)));
+        this.#nextExpiry = this.#earliestExpiry();
         await this.#alarms.load();
+        await this.#alarms.schedule();
       });
     }
 
@@ -188,6 +211,36 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       if (attachment.presence) this.#memory.restore("presence", user, attachment.presence.value, attachment.presence.updatedAt);
     }
 
+    /** The earliest token expiry among the room's open sockets, or null when none. */
+    #earliestExpiry(): number | null {
+      let earliest: number | null = null;
+      for (const ws of this.ctx.getWebSockets()) {
+        if (ws.readyState !== WebSocket.OPEN) continue;
+        const expiresAt = readAttachment(ws)?.identity.expiresAt;
+        if (expiresAt !== undefined && (earliest === null || expiresAt < earliest)) earliest = expiresAt;
+      }
+      return earliest;
+    }
+
+    /** The alarm's token-expiry duty: closes every socket whose token has expired. */
+    async #closeExpired(now: number): Promise<void> {
+      for (const ws of this.ctx.getWebSockets()) {
+        const expiresAt = readAttachment(ws)?.identity.expiresAt;
+        if (ws.readyState === WebSocket.OPEN && expiresAt !== undefined && expiresAt <= now) await this.#expire(ws);
+      }
+      this.#nextExpiry = this.#earliestExpiry();
+    }
+
+    /** Closes a socket whose token has expired (code 4001, see README) and releases it. */
+    async #expire(ws: WebSocket): Promise<void> {
+      try {
+        ws.close(CLOSE_CODES.tokenExpired, TOKEN_EXPIRED_REASON);
+      } catch {
+        // Already closed.
+      }
+      await this.#release(ws);
+    }
+
     /** After any event: announce what it committed and keep the alarm in step. */
     async #settle(): Promise<void> {
       if (this.#unavailable) return;
@@ -214,6 +267,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         presence: null,
         subs: [],
       });
+      // The alarm closes the socket when its token expires.
+      const expiresAt = connect.identity.expiresAt;
+      if (this.#nextExpiry === null || expiresAt < this.#nextExpiry) this.#nextExpiry = expiresAt;
+      if (!this.#unavailable) await this.#alarms.schedule();
       return new Response(null, { status: 101, webSocket: client });
     }
 

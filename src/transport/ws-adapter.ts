@@ -35,6 +35,11 @@ export interface WsAdapterOptions<TRouter extends AnyRouter> {
   state(ws: WebSocket): SocketState | null;
   /** The procedure context of calls on this socket (built only when a call runs). */
   context(ws: WebSocket): unknown;
+  /**
+   * Closes a socket whose token has expired with CLOSE_CODES.tokenExpired and
+   * releases it (the room's alarm does the same for idle sockets).
+   */
+  expire(ws: WebSocket): Promise<void>;
   /** Stores `connectionParams` sent by the client (informational; never changes identity). */
   saveConnectionParams(ws: WebSocket, params: Record<string, string> | null): void;
   /** Stores the socket's subscriptions (they survive hibernation). */
@@ -124,12 +129,36 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     };
   }
 
+  /** True when the socket's token has expired (an unreadable session counts as expired). */
+  function expired(ws: WebSocket): boolean {
+    const state = options.state(ws);
+    return !state || state.expiresAt <= Date.now();
+  }
+
+  /**
+   * A sink that checks the socket's token before every push: an expired socket
+   * gets no more data and is closed (its subscriptions end with it).
+   */
+  function unlessExpired(ws: WebSocket, sink: Sink): Sink {
+    return {
+      ...sink,
+      data: (value) => {
+        if (!expired(ws)) {
+          sink.data(value);
+          return;
+        }
+        subscriptions.release(ws);
+        options.expire(ws).catch((error: unknown) => console.error("closing a socket whose token expired failed", error));
+      },
+    };
+  }
+
   const subscriptions = createSubscriptions({
     router,
     deserialize: (kind, input) => (kind === "trpc" ? transformer.input.deserialize(input) : input),
     stored: (ws) => options.state(ws)?.subscriptions ?? [],
     store: options.saveSubscriptions,
-    sink: (ws, subscription) => (subscription.kind === "trpc" ? trpcSink(ws, subscription) : seedSink(ws, subscription)),
+    sink: (ws, subscription) => unlessExpired(ws, subscription.kind === "trpc" ? trpcSink(ws, subscription) : seedSink(ws, subscription)),
     resumeEventId: options.resumeEventId,
   });
 
@@ -170,6 +199,30 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     }
   }
 
+  /** Answers every request of a parsed frame with `error`, but never more than a batch may hold (then once, with id null). */
+  function refuseAll(ws: WebSocket, parsed: unknown, error: TRPCError): void {
+    const requests = Array.isArray(parsed) ? parsed : [parsed];
+    if (requests.length > MAX_BATCH_SIZE) {
+      sendError(ws, null, error);
+      return;
+    }
+    for (const request of requests) {
+      if (isSeedFrame(request)) seedUnavailable(ws, request, error);
+      else if (isPlainObject(request) && request["method"] !== "subscription.stop" && request["method"] !== "connectionParams") {
+        sendError(ws, idOf(request), error, { jsonrpc: request["jsonrpc"] === "2.0" ? "2.0" : undefined });
+      } else if (!isPlainObject(request)) sendError(ws, null, error);
+    }
+  }
+
+  /** `refuseAll` for a text frame not parsed yet (at most MAX_FRAME_BYTES; a non-JSON frame gets no answer). */
+  function answerAll(ws: WebSocket, data: string, error: TRPCError): void {
+    try {
+      refuseAll(ws, JSON.parse(data), error);
+    } catch {
+      // Not JSON: nothing to answer.
+    }
+  }
+
   return {
     /** Handles one incoming frame. Never throws: every failure becomes an error frame or a close. */
     async message(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
@@ -201,7 +254,9 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         return;
       }
       if (session.expiresAt <= Date.now()) {
-        ws.close(CLOSE_CODES.tokenExpired, "token expired; reconnect with a fresh token");
+        // Every request of the frame is told why before the socket closes.
+        answerAll(ws, data, new TRPCError({ code: "UNAUTHORIZED", message: "token expired; reconnect with a fresh token" }));
+        await options.expire(ws);
         return;
       }
 
@@ -215,16 +270,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
 
       const unavailable = options.unavailable?.() ?? null;
       if (unavailable) {
-        const requests = Array.isArray(parsed) ? parsed : [parsed];
-        // Answered per request, but never more than a batch may hold.
-        if (requests.length > MAX_BATCH_SIZE) {
-          sendError(ws, null, unavailable);
-          return;
-        }
-        for (const request of requests) {
-          if (isSeedFrame(request)) seedUnavailable(ws, request, unavailable);
-          else sendError(ws, idOf(request), unavailable);
-        }
+        refuseAll(ws, parsed, unavailable);
         return;
       }
       const ctx = options.context(ws);

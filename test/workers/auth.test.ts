@@ -1,4 +1,4 @@
-import { env, evictDurableObject, listDurableObjectIds, SELF } from "cloudflare:test";
+import { env, evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { SignJWT, exportSPKI, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { signRoomToken } from "../../src/auth/tokens";
@@ -253,12 +253,68 @@ describe("roles are enforced by the router", () => {
     await expect(client.tasks.create.mutate({ title: "escalate" })).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
   });
 
-  it("closes a socket whose token has expired so the client reconnects with a fresh one", async () => {
+  it("answers a call on an expired socket with UNAUTHORIZED, then closes it with 4001", async () => {
     const room = uniqueRoom();
     const token = await signRoomToken({ sub: "alice", room, role: "writer", ttlSeconds: 1 }, env.AUTH_SECRET);
     const socket = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // Take the alarm away, so that the call is what meets the expired socket.
+    await withoutAlarm(room);
+    await untilExpired(token);
     socket.send({ id: 1, method: "query", params: { path: "tasks.list" } });
     expect(await socket.waitForClose()).toMatchObject({ code: 4001 });
+    expect(socket.frames).toEqual([
+      expect.objectContaining({ id: 1, error: expect.objectContaining({ data: expect.objectContaining({ code: "UNAUTHORIZED" }) }) }),
+    ]);
+    expect((socket.frames[0] as { error: { message: string } }).error.message).toContain("token expired");
   });
 });
+
+describe("a socket's token expiry ends its stream", () => {
+  const subscribe = { id: "s", method: "subscription", params: { path: "tasks.changes" } };
+  const create = (id: number, title: string) => ({ id, method: "mutation", params: { path: "tasks.create", input: { json: { title } } } });
+
+  it("delivers nothing to a subscriber after its token expires and closes it with 4001", async () => {
+    const room = uniqueRoom();
+    const token = await tokenFor(room, "reader", "sam", 2);
+    const subscriber = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+    subscriber.send(subscribe);
+    await subscriber.waitForFrames(2); // started, ready
+    const writer = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room)}`);
+    writer.send(create(1, "while valid"));
+    await subscriber.waitForFrames(3);
+    // Without the alarm, only the check before each push stands between the change and the socket.
+    await withoutAlarm(room);
+    await untilExpired(token);
+
+    writer.send(create(2, "after expiry"));
+    await writer.waitForFrames(2);
+    expect(await subscriber.waitForClose()).toMatchObject({ code: 4001 });
+    expect(subscriber.frames).toHaveLength(3);
+    writer.close();
+  });
+
+  it("closes a silent subscriber at its token's expiry through the room's alarm", async () => {
+    const room = uniqueRoom();
+    const token = await tokenFor(room, "reader", "sam", 2);
+    const subscriber = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+    subscriber.send(subscribe);
+    await subscriber.waitForFrames(2);
+    await untilExpired(token);
+    // The alarm is due now; run it rather than wait for the runtime (it may already have run).
+    await runDurableObjectAlarm(env.ROOMS.get(env.ROOMS.idFromName(room)));
+    expect(await subscriber.waitForClose()).toMatchObject({ code: 4001, reason: expect.stringContaining("token expired") });
+    expect(subscriber.frames).toHaveLength(2);
+  });
+});
+
+/** Deletes the room's storage alarm (the room still believes it is set, so it is not set again). */
+async function withoutAlarm(room: string): Promise<void> {
+  await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) => state.storage.deleteAlarm());
+}
+
+/** Waits (the runtime's clock is real) until the token's `exp` has passed. */
+async function untilExpired(token: string): Promise<void> {
+  const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp: number };
+  const wait = payload.exp * 1000 - Date.now() + 20;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
