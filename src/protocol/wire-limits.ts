@@ -17,6 +17,22 @@ export const MAX_BATCH_SIZE = 100;
  */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 16;
 
+/**
+ * Most subscriptions one user (token `sub`) holds in one room, over all their
+ * sockets: one reader cannot multiply the room's live work by opening sockets.
+ */
+export const MAX_SUBSCRIPTIONS_PER_USER = 64;
+
+/**
+ * Largest subscription event the room sends (4 MiB, encoded): a live query whose
+ * result outgrows it ends with PAYLOAD_TOO_LARGE instead of pushing it; narrow
+ * its input (e.g. a smaller `limit`).
+ */
+export const MAX_PUSH_BYTES = 4 * 1024 * 1024;
+
+/** Most subscriptions in one room, over all sockets and users. */
+export const MAX_SUBSCRIPTIONS_PER_ROOM = 4_096;
+
 /** Largest `connectionParams` payload (serialized), in bytes; it lives in the 16 KiB socket attachment. */
 export const MAX_CONNECTION_PARAMS_BYTES = 1_024;
 

@@ -131,7 +131,12 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           const attachment = readAttachment(ws);
           if (!attachment) return null;
           const { awaitingConnectionParams, identity, subs } = attachment;
-          return { awaitingConnectionParams, expiresAt: identity.expiresAt, subscriptions: subs as StoredSubscription[] };
+          return {
+            awaitingConnectionParams,
+            expiresAt: identity.expiresAt,
+            subscriptions: subs as StoredSubscription[],
+            owner: identity.sub,
+          };
         },
         context: (ws) => {
           const attachment = readAttachment(ws)!;

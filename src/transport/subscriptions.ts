@@ -9,7 +9,13 @@ import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server
 import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
 import type { RequestId } from "../protocol/seed-frames";
 import { subscribeProcedure } from "../rpc/procedures";
-import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../protocol/wire-limits";
+import {
+  MAX_SUBSCRIPTION_ID_CHARS,
+  MAX_SUBSCRIPTION_INPUT_BYTES,
+  MAX_SUBSCRIPTIONS_PER_ROOM,
+  MAX_SUBSCRIPTIONS_PER_SOCKET,
+  MAX_SUBSCRIPTIONS_PER_USER,
+} from "../protocol/wire-limits";
 import { utf8Bytes } from "../lib/utf8";
 
 export type { RequestId };
@@ -49,6 +55,8 @@ export interface SubscriptionOptions<TRouter extends AnyRouter> {
   sink(ws: WebSocket, subscription: StoredSubscription): Sink;
   /** The event id a subscription resumes from after the room wakes (the current seq). */
   resumeEventId(): string;
+  /** Who a socket belongs to (the token's `sub`), for the per-user cap. */
+  owner(ws: WebSocket): string;
 }
 
 type Live = Map<RequestId, AbortController>;
@@ -62,8 +70,34 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     return map;
   }
 
+  /** Running (or starting) subscriptions per user and in the room, for the caps beyond one socket. */
+  const perUser = new Map<string, number>();
+  let inRoom = 0;
+  const owners = new WeakMap<WebSocket, string>();
+
+  function count(ws: WebSocket, delta: 1 | -1): void {
+    let owner = owners.get(ws);
+    if (owner === undefined) owners.set(ws, (owner = options.owner(ws)));
+    const held = (perUser.get(owner) ?? 0) + delta;
+    if (held > 0) perUser.set(owner, held);
+    else perUser.delete(owner);
+    inRoom += delta;
+  }
+
+  /** Reserves a subscription's slot (synchronously: see `admissible`). */
+  function hold(ws: WebSocket, id: RequestId, abort: AbortController): void {
+    const map = liveOf(ws);
+    if (!map.has(id)) count(ws, 1);
+    map.set(id, abort);
+  }
+
+  /** Frees a subscription's slot. */
+  function drop(ws: WebSocket, id: RequestId): void {
+    if (live.get(ws)?.delete(id)) count(ws, -1);
+  }
+
   function forget(ws: WebSocket, id: RequestId): void {
-    live.get(ws)?.delete(id);
+    drop(ws, id);
     const stored = options.stored(ws);
     if (stored.some((subscription) => subscription.id === id)) {
       options.store(
@@ -89,6 +123,18 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
       return new TRPCError({
         code: "TOO_MANY_REQUESTS",
         message: `a socket may hold at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions; stop one first`,
+      });
+    }
+    if ((perUser.get(owners.get(ws) ?? options.owner(ws)) ?? 0) >= MAX_SUBSCRIPTIONS_PER_USER) {
+      return new TRPCError({
+        code: "TOO_MANY_REQUESTS",
+        message: `a user may hold at most ${MAX_SUBSCRIPTIONS_PER_USER} subscriptions in a room, over all their sockets; stop one first`,
+      });
+    }
+    if (inRoom >= MAX_SUBSCRIPTIONS_PER_ROOM) {
+      return new TRPCError({
+        code: "TOO_MANY_REQUESTS",
+        message: `this room holds its maximum of ${MAX_SUBSCRIPTIONS_PER_ROOM} subscriptions; try again later`,
       });
     }
     if (String(subscription.id).length > MAX_SUBSCRIPTION_ID_CHARS) {
@@ -121,7 +167,7 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     }
     const abort = new AbortController();
     // Reserves the slot before the first await (see `admissible`).
-    liveOf(ws).set(subscription.id, abort);
+    hold(ws, subscription.id, abort);
     let input: unknown;
     let result: Awaited<ReturnType<typeof subscribeProcedure>>;
     try {
@@ -202,7 +248,10 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
       const map = live.get(ws);
       if (!map) return;
       live.delete(ws);
-      for (const abort of map.values()) abort.abort();
+      for (const abort of map.values()) {
+        count(ws, -1);
+        abort.abort();
+      }
     },
   };
 }

@@ -11,7 +11,7 @@
 import { getErrorShape, getTRPCErrorFromUnknown, isTrackedEnvelope, transformTRPCResponse, TRPCError, type AnyRouter } from "@trpc/server";
 import { parseTRPCMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
 import { CLOSE_CODES } from "../protocol/close-codes";
-import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES } from "../protocol/wire-limits";
+import { MAX_BATCH_SIZE, MAX_CONNECTION_PARAMS_BYTES, MAX_FRAME_BYTES, MAX_PUSH_BYTES } from "../protocol/wire-limits";
 import { rootConfig } from "../rpc/init";
 import { callProcedure } from "../rpc/procedures";
 import { handleSeedFrame, isSeedFrame, seedSink, seedUnavailable, type SeedConfig } from "./seed-protocol";
@@ -27,6 +27,8 @@ export interface SocketState {
   expiresAt: number;
   /** Subscriptions stored in the attachment. */
   subscriptions: readonly StoredSubscription[];
+  /** Who the socket belongs to (the token's `sub`), for the per-user subscription cap. */
+  owner: string;
 }
 
 export interface WsAdapterOptions<TRouter extends AnyRouter> {
@@ -117,7 +119,15 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       data: (value) => {
         // The frame transformTRPCResponse would build, with the shared encoding spliced in.
         const [eventId, data] = isTrackedEnvelope(value) ? value : [undefined, value];
-        const frame = `${head}${eventId === undefined ? "" : `,"id":${JSON.stringify(eventId)}`},"data":${encode(data, eventId)}}}`;
+        const encoded = encode(data, eventId);
+        // Thrown into the subscription's pump: it ends with this error instead of pushing.
+        if (encoded.length * 3 > MAX_PUSH_BYTES && utf8Bytes(encoded) > MAX_PUSH_BYTES) {
+          throw new TRPCError({
+            code: "PAYLOAD_TOO_LARGE",
+            message: `"${path}" produced an event of ${utf8Bytes(encoded)} bytes, over the ${MAX_PUSH_BYTES}-byte limit per push; subscribe with a narrower input (e.g. a smaller limit)`,
+          });
+        }
+        const frame = `${head}${eventId === undefined ? "" : `,"id":${JSON.stringify(eventId)}`},"data":${encoded}}}`;
         try {
           ws.send(frame);
         } catch {
@@ -160,6 +170,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     store: options.saveSubscriptions,
     sink: (ws, subscription) => unlessExpired(ws, subscription.kind === "trpc" ? trpcSink(ws, subscription) : seedSink(ws, subscription)),
     resumeEventId: options.resumeEventId,
+    owner: (ws) => options.state(ws)?.owner ?? "",
   });
 
   async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: unknown): Promise<void> {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Task } from "../../schema";
 import { TaskStore } from "../../src/app/task-store";
+import { MAX_PUSH_BYTES } from "../../src/protocol/wire-limits";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { recorder } from "../helpers/recorder";
 import { eventsOf, waitForEvents } from "../helpers/socket-events";
@@ -61,7 +62,9 @@ describe("live queries with different inputs", () => {
     const room = uniqueRoom("lane");
     const writer = await clientFor(room, "writer", "gus");
     // 2.4 KB rows, like the hardening report's scenario (scaled down: 8 sockets × 16 subscriptions, 120 rows).
-    await Promise.all(Array.from({ length: 120 }, (_, i) => writer.tasks.create.mutate({ title: `task ${i}`, description: "x".repeat(2_400) })));
+    await Promise.all(
+      Array.from({ length: 120 }, (_, i) => writer.tasks.create.mutate({ title: `task ${i}`, description: "x".repeat(2_400) })),
+    );
     const sockets16 = await Promise.all(
       Array.from({ length: 8 }, async (_, s) => {
         const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", `reader-${s}`)}`);
@@ -96,6 +99,30 @@ describe("live queries with different inputs", () => {
     expect(order.filter((step) => step === "evaluate")).toHaveLength(128);
     // Never a second result made before the first is sent.
     expect(order.join(",")).toBe(Array.from({ length: 128 }, () => "evaluate,push").join(","));
+  });
+});
+
+describe("a live query whose result outgrows one push", () => {
+  it("ends with PAYLOAD_TOO_LARGE naming the limit, and a narrower input works", async () => {
+    const room = uniqueRoom("big");
+    const writer = await clientFor(room, "writer", "gus");
+    // 460 rows of ~10 KB: about 4.6 MB as one result, over MAX_PUSH_BYTES (4 MiB).
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        Array.from({ length: 46 }, (_, i) => writer.tasks.create.mutate({ title: `t${round}-${i}`, description: "y".repeat(9_990) })),
+      );
+    }
+    const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", "bob")}`);
+    sockets.push(socket);
+    socket.send({ id: "all", method: "subscription", params: { path: "tasks.live", input: { json: { limit: 500 } } } });
+    socket.send({ id: "some", method: "subscription", params: { path: "tasks.live", input: { json: { limit: 50 } } } });
+    await socket.waitForFrames(4);
+    const refused = socket.frames.find(
+      (frame) => (frame as { id?: string; error?: unknown }).id === "all" && "error" in (frame as object),
+    ) as { error: { message: string; data: { code: string } } } | undefined;
+    expect(refused?.error.data.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(refused?.error.message).toContain(`over the ${MAX_PUSH_BYTES}-byte limit per push`);
+    expect(eventsOf<Task[]>(socket, "some")[0]!.data).toHaveLength(50);
   });
 });
 

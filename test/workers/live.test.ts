@@ -13,8 +13,8 @@ afterEach(async () => {
   await closeClients();
 });
 
-async function open(room: string, role: "reader" | "writer" | "admin" = "writer"): Promise<RawSocket> {
-  const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, role)}`);
+async function open(room: string, role: "reader" | "writer" | "admin" = "writer", sub = "alice"): Promise<RawSocket> {
+  const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, role, sub)}`);
   sockets.push(socket);
   return socket;
 }
@@ -158,7 +158,8 @@ describe("change feeds", () => {
 
   it("delivers one change to 200 subscribers in one room", async () => {
     const room = uniqueRoom();
-    const watchers = await Promise.all(Array.from({ length: 200 }, () => open(room, "reader")));
+    // 200 users (one user may hold at most MAX_SUBSCRIPTIONS_PER_USER subscriptions in a room).
+    const watchers = await Promise.all(Array.from({ length: 200 }, (_, i) => open(room, "reader", `watcher-${i}`)));
     for (const watcher of watchers) watcher.send({ id: 1, method: "subscription", params: { path: "tasks.changes" } });
     await Promise.all(watchers.map((watcher) => waitForEvents(watcher, 1, 1)));
 

@@ -9,6 +9,7 @@ import {
   MAX_SUBSCRIPTION_ID_CHARS,
   MAX_SUBSCRIPTION_INPUT_BYTES,
   MAX_SUBSCRIPTIONS_PER_SOCKET,
+  MAX_SUBSCRIPTIONS_PER_USER,
 } from "../../src/protocol/wire-limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
 import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
@@ -160,6 +161,46 @@ describe("the tRPC WebSocket protocol in a room", () => {
     socket.send({ id: "late", method: "subscription", params: { path: "tasks.changes" } });
     const [late] = (await socket.waitForFrames(socket.frames.length + 1)).slice(-1) as [ErrorFrame];
     expect(late).toMatchObject({ id: "late", error: { data: { code: "TOO_MANY_REQUESTS" } } });
+  });
+
+  it("caps one user's subscriptions in a room over all their sockets, not other users'", async () => {
+    const room = uniqueRoom();
+    const token = await tokenFor(room, "reader", "greedy");
+    const perSocket = MAX_SUBSCRIPTIONS_PER_SOCKET;
+    const socketsNeeded = Math.ceil(MAX_SUBSCRIPTIONS_PER_USER / perSocket) + 1;
+    let started = 0;
+    const refusals: ErrorFrame[] = [];
+    const greedy: RawSocket[] = [];
+    for (let s = 0; s < socketsNeeded; s++) {
+      const socket = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+      sockets.push(socket);
+      greedy.push(socket);
+      socket.send(Array.from({ length: perSocket }, (_, id) => ({ id, method: "subscription", params: { path: "presence.watch" } })));
+      // Each started watch also sends its snapshot: two frames, or one error.
+      const allowed = Math.max(0, Math.min(perSocket, MAX_SUBSCRIPTIONS_PER_USER - started));
+      await socket.waitForFrames(2 * allowed + (perSocket - allowed));
+      started += socket.frames.filter((frame) => (frame as { result?: { type: string } }).result?.type === "started").length;
+      refusals.push(...socket.frames.filter((frame): frame is ErrorFrame => "error" in (frame as object)));
+    }
+    expect(started).toBe(MAX_SUBSCRIPTIONS_PER_USER);
+    expect(refusals).toHaveLength(socketsNeeded * perSocket - MAX_SUBSCRIPTIONS_PER_USER);
+    for (const refusal of refusals) {
+      expect(refusal.error.data.code).toBe("TOO_MANY_REQUESTS");
+      expect(refusal.error.message).toContain(`at most ${MAX_SUBSCRIPTIONS_PER_USER} subscriptions in a room`);
+    }
+
+    // Another user is not held back by it; and closing sockets frees the user's slots.
+    const other = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", "someone-else")}`);
+    sockets.push(other);
+    other.send({ id: 1, method: "subscription", params: { path: "presence.watch" } });
+    expect(((await other.waitForFrames(1))[0] as { result?: { type: string } }).result?.type).toBe("started");
+    // The first socket holds 16 of them.
+    greedy[0]!.close();
+    await greedy[0]!.waitForClose();
+    const again = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+    sockets.push(again);
+    again.send({ id: 1, method: "subscription", params: { path: "presence.watch" } });
+    expect(((await again.waitForFrames(1))[0] as { result?: { type: string } }).result?.type).toBe("started");
   });
 
   it("closes the socket with 1009 on a frame over the size limit, and other sockets are untouched", async () => {

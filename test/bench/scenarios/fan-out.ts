@@ -53,8 +53,9 @@ async function runFanOut(
 
 /** Opens N product sockets, each with one subscription to `path`, waiting for its first data frame. */
 async function subscribedFleet(context: BenchContext, room: string, n: number, path: string): Promise<Fleet> {
-  const url = await context.productSocketUrl(room, "direct", "reader", "watcher");
-  return Fleet.open(context.WebSocket, () => url, n, {
+  // One user per socket: a user may hold at most MAX_SUBSCRIPTIONS_PER_USER subscriptions in a room.
+  const urls = await Promise.all(Array.from({ length: n }, (_, i) => context.productSocketUrl(room, "direct", "reader", `watcher-${i}`)));
+  return Fleet.open(context.WebSocket, (index) => urls[index]!, n, {
     afterOpen: async (ws) => {
       const first = nextFrame(ws, (data) => data.includes('"type":"data"'));
       ws.send(handFrame("subscription", path).frame);

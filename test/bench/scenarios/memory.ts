@@ -42,7 +42,11 @@ export async function memory(context: BenchContext): Promise<void> {
   const plainAfter = await settledRss(product.pid);
 
   const productBefore = await settledRss(product.pid);
-  const subscribed = await Fleet.open(WS, () => productUrl, count, {
+  // One user per socket: a user may hold at most MAX_SUBSCRIPTIONS_PER_USER subscriptions in a room.
+  const userUrls = await Promise.all(
+    Array.from({ length: count }, (_, i) => context.productSocketUrl(room, "direct", "reader", `idle-${i}`)),
+  );
+  const subscribed = await Fleet.open(WS, (index) => userUrls[index]!, count, {
     afterOpen: async (ws) => {
       const ready = nextFrame(ws, (data) => data.includes('"type":"data"'));
       ws.send(handFrame("subscription", "tasks.changes").frame);
