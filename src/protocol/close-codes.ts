@@ -9,4 +9,6 @@ export const CLOSE_CODES = {
   sessionInvalid: 4000,
   /** The token the socket was opened with has expired: reconnect with a fresh token. */
   tokenExpired: 4001,
+  /** The room already holds MAX_SOCKETS_PER_ROOM sockets, or the user MAX_SOCKETS_PER_USER: close one, or retry later. */
+  tooManySockets: 4029,
 } as const;

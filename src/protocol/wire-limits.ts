@@ -66,3 +66,9 @@ export const MAX_SQL_RESULT_ROWS = 1_000;
 
 /** Largest read-only SQL result, in bytes of JSON (1 MiB): one WebSocket frame must carry it. */
 export const MAX_SQL_RESULT_BYTES = 1_048_576;
+
+/** Most open sockets one user (token `sub`) holds in one room; one more is closed with CLOSE_CODES.tooManySockets. */
+export const MAX_SOCKETS_PER_USER = 32;
+
+/** Most open sockets in one room; one more is closed with CLOSE_CODES.tooManySockets. */
+export const MAX_SOCKETS_PER_ROOM = 2_048;

@@ -26,6 +26,7 @@ import type { DirectCall } from "../protocol/direct-call";
 import type { Identity } from "../protocol/identity";
 import { CLOSE_CODES } from "../protocol/close-codes";
 import { PING, PONG } from "../protocol/routes";
+import { MAX_SOCKETS_PER_ROOM, MAX_SOCKETS_PER_USER } from "../protocol/wire-limits";
 import type { AppDefinition } from "../rpc/app-api";
 import type { RoomContext, RoomDatabase } from "../rpc/context";
 import { proceduresOf } from "../rpc/procedures";
@@ -257,9 +258,16 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     override async fetch(request: Request): Promise<Response> {
       const connect = parseConnectRequest(request);
       if (!connect) return jsonError(400, "BAD_REQUEST", "rooms accept only WebSocket upgrades from the Worker");
+      const { 0: client, 1: server } = new WebSocketPair();
+      const refusal = this.#socketRefusal(connect.identity.sub);
+      if (refusal) {
+        // Accepted outside hibernation only to be closed with a code that says why.
+        server.accept();
+        server.close(CLOSE_CODES.tooManySockets, refusal);
+        return new Response(null, { status: 101, webSocket: client });
+      }
       // An unavailable room still accepts the socket, so that every call on it is answered with the reason.
       if (!this.#unavailable) this.#sync.setRoom(connect.room);
-      const { 0: client, 1: server } = new WebSocketPair();
       this.ctx.acceptWebSocket(server);
       writeAttachment(server, {
         v: ATTACHMENT_VERSION,
@@ -277,6 +285,15 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       if (this.#nextExpiry === null || expiresAt < this.#nextExpiry) this.#nextExpiry = expiresAt;
       if (!this.#unavailable) await this.#alarms.schedule();
       return new Response(null, { status: 101, webSocket: client });
+    }
+
+    /** Why one more socket of `user` does not fit (MAX_SOCKETS_PER_ROOM, MAX_SOCKETS_PER_USER), or null. */
+    #socketRefusal(user: string): string | null {
+      const open = this.ctx.getWebSockets();
+      if (open.length >= MAX_SOCKETS_PER_ROOM) return `this room holds its maximum of ${MAX_SOCKETS_PER_ROOM} sockets; retry later`;
+      const mine = open.filter((ws) => readAttachment(ws)?.identity.sub === user).length;
+      if (mine >= MAX_SOCKETS_PER_USER) return `a user may hold at most ${MAX_SOCKETS_PER_USER} sockets in a room; close one first`;
+      return null;
     }
 
     /**

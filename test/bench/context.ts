@@ -113,9 +113,9 @@ export class BenchContext {
   async stockClient(
     room: string,
     path: "direct" | "proxy",
-    extra: { keepAliveMs?: number; onClose?: () => void } = {},
+    extra: { keepAliveMs?: number; onClose?: () => void; sub?: string } = {},
   ): Promise<StockClient> {
-    const url = await this.productSocketUrl(room, path);
+    const url = await this.productSocketUrl(room, path, "writer", extra.sub ?? "bench");
     const wsClient = createWSClient({
       url,
       WebSocket: this.WebSocket,

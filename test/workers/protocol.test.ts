@@ -10,6 +10,7 @@ import {
   MAX_SUBSCRIPTION_INPUT_BYTES,
   MAX_SUBSCRIPTIONS_PER_SOCKET,
   MAX_SUBSCRIPTIONS_PER_USER,
+  MAX_SOCKETS_PER_USER,
 } from "../../src/protocol/wire-limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
 import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
@@ -201,6 +202,35 @@ describe("the tRPC WebSocket protocol in a room", () => {
     sockets.push(again);
     again.send({ id: 1, method: "subscription", params: { path: "presence.watch" } });
     expect(((await again.waitForFrames(1))[0] as { result?: { type: string } }).result?.type).toBe("started");
+  });
+
+  it("accepts 32 sockets of one user in a room and closes the 33rd with 4029, while other users still connect", async () => {
+    const room = uniqueRoom();
+    const token = await tokenFor(room, "reader", "hoarder");
+    const held = await Promise.all(Array.from({ length: MAX_SOCKETS_PER_USER }, () => RawSocket.open(`/rooms/${room}/ws?token=${token}`)));
+    sockets.push(...held);
+    held[0]!.send({ id: 1, method: "query", params: { path: "session.whoami" } });
+    await held[0]!.waitForFrames(1);
+
+    const extra = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+    sockets.push(extra);
+    expect(await extra.waitForClose()).toEqual({
+      code: CLOSE_CODES.tooManySockets,
+      reason: `a user may hold at most ${MAX_SOCKETS_PER_USER} sockets in a room; close one first`,
+    });
+
+    const other = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", "someone-else")}`);
+    sockets.push(other);
+    other.send({ id: 1, method: "query", params: { path: "session.whoami" } });
+    expect(((await other.waitForFrames(1))[0] as { result?: unknown }).result).toBeDefined();
+
+    // Closing one frees a place for the same user.
+    held[1]!.close();
+    await held[1]!.waitForClose();
+    const again = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+    sockets.push(again);
+    again.send({ id: 1, method: "query", params: { path: "session.whoami" } });
+    expect(((await again.waitForFrames(1))[0] as { result?: unknown }).result).toBeDefined();
   });
 
   it("closes the socket with 1009 on a frame over the size limit, and other sockets are untouched", async () => {

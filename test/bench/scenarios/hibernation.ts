@@ -22,7 +22,8 @@ export async function hibernation(context: BenchContext): Promise<void> {
   const clients: StockClient[] = [];
   const subscriptions: Array<{ unsubscribe(): void }> = [];
   for (let i = 0; i < count; i++) {
-    const client = await context.stockClient(room, "direct", { keepAliveMs: 1_000, onClose: () => void closes++ });
+    // One user per client: a user may hold at most MAX_SOCKETS_PER_USER sockets in a room.
+    const client = await context.stockClient(room, "direct", { keepAliveMs: 1_000, onClose: () => void closes++, sub: `sleeper-${i}` });
     clients.push(client);
     subscriptions.push(
       client.trpc.tasks.changes.subscribe(undefined, {

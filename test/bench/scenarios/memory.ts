@@ -38,11 +38,14 @@ export async function memory(context: BenchContext): Promise<void> {
   const floorAfter = await settledRss(baseline.pid);
 
   const plainBefore = await settledRss(product.pid);
-  const plain = await Fleet.open(WS, () => productUrl, count);
+  // One user per socket: a user may hold at most MAX_SOCKETS_PER_USER sockets in a room.
+  const plainUrls = await Promise.all(
+    Array.from({ length: count }, (_, i) => context.productSocketUrl(room, "direct", "reader", `plain-${i}`)),
+  );
+  const plain = await Fleet.open(WS, (index) => plainUrls[index]!, count);
   const plainAfter = await settledRss(product.pid);
 
   const productBefore = await settledRss(product.pid);
-  // One user per socket: a user may hold at most MAX_SUBSCRIPTIONS_PER_USER subscriptions in a room.
   const userUrls = await Promise.all(
     Array.from({ length: count }, (_, i) => context.productSocketUrl(room, "direct", "reader", `idle-${i}`)),
   );
