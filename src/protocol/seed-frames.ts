@@ -42,7 +42,7 @@ export type SeedDown =
 
 /** A cursor or presence change pushed to seed-protocol sockets. */
 export interface MemoryUpdate {
-  change: "join" | "update" | "leave" | "expire" | "evict";
+  change: "join" | "update" | "leave" | "expire";
   userId: string;
   position?: unknown;
   status?: unknown;
