@@ -1,8 +1,8 @@
 /**
  * One table definition, two table sets. `replicatedTable` turns a column list
  * into the room's table (integer `id` primary key) and its D1 replica twin
- * (`room_id` first in the primary key and in every index). `roomTablesOf` and
- * `replicaTablesOf` collect those of a schema module (the app's `schema/app.ts`)
+ * (`room_id` first in the primary key and in every index). `tablesOf`
+ * collects those of a schema module (the app's `schema/app.ts`)
  * for the engine, Drizzle and drizzle-kit. Public: apps define tables with it.
  */
 import {
@@ -116,14 +116,16 @@ export function replicatedTablesOf(schema: Record<string, unknown>): AnyReplicat
   return tables;
 }
 
-/** `{ exportName: roomTable }` of a schema module. */
-export function roomTablesOf<TSchema extends Record<string, unknown>>(schema: TSchema): RoomTablesOf<TSchema> {
+/**
+ * `{ exportName: table }` of one target of a schema module (its room tables:
+ * the Drizzle schema of `ctx.db`; or its replica twins, for drizzle-kit),
+ * after checking the tables' names.
+ */
+export function tablesOf<TSchema extends Record<string, unknown>>(schema: TSchema, target: "room"): RoomTablesOf<TSchema>;
+export function tablesOf(schema: Record<string, unknown>, target: "room" | "replica"): Record<string, AnyReplicatedTable["room"]>;
+export function tablesOf(schema: Record<string, unknown>, target: "room" | "replica"): Record<string, AnyReplicatedTable["room"]> {
+  const named = new Set(replicatedTablesOf(schema));
   return Object.fromEntries(
-    Object.entries(schema).flatMap(([key, value]) => (isReplicatedTable(value) ? [[key, value.room]] : [])),
-  ) as RoomTablesOf<TSchema>;
-}
-
-/** `{ exportName: replicaTable }` of a schema module. */
-export function replicaTablesOf(schema: Record<string, unknown>): Record<string, AnyReplicatedTable["replica"]> {
-  return Object.fromEntries(Object.entries(schema).flatMap(([key, value]) => (isReplicatedTable(value) ? [[key, value.replica]] : [])));
+    Object.entries(schema).flatMap(([key, value]) => (isReplicatedTable(value) && named.has(value) ? [[key, value[target]]] : [])),
+  );
 }

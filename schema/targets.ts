@@ -4,15 +4,14 @@
  * and `replica` (D1 → migrations/). Used by drizzle.config.ts, which writes a
  * small generated module per target (drizzle-kit only reads named exports).
  */
-import { isReplicatedTable } from "./define";
+import { tablesOf } from "./define";
 import * as engine from "./engine";
 
 export type SchemaTarget = "room" | "replica";
 
 /** `{ exportName: table }` of one target: the engine's tables and the app's. */
 export function schemaTarget(app: Record<string, unknown>, target: SchemaTarget): Record<string, unknown> {
-  const tables: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(app)) if (isReplicatedTable(value)) tables[key] = value[target];
+  const tables: Record<string, unknown> = tablesOf(app, target);
   const internal =
     target === "room"
       ? { _changes: engine.changes, _sync_status: engine.syncStatus, _debounced_state: engine.debouncedState.room }

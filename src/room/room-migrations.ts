@@ -101,21 +101,27 @@ export interface ExpectedTable {
  * verifyRoomSchema(ctx.storage.sql, [expectedColumns(tasks), expectedColumns(debouncedState)]);
  */
 export function verifyRoomSchema(sql: SqlStorage, tables: readonly ExpectedTable[]): void {
+  // Runs on every wake: one query for all tables (their columns; a table with none is missing).
+  const present = new Map<string, Set<string>>();
+  // Every table of the room but the platform's and SQLite's own (no bound parameters: any number of tables).
+  const rows = sql.exec<{ tbl: string; col: string }>(
+    "SELECT m.name AS tbl, p.name AS col FROM sqlite_master AS m, pragma_table_info(m.name) AS p " +
+      "WHERE m.type = 'table' AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+  );
+  for (const row of rows) {
+    let columns = present.get(row.tbl);
+    if (!columns) present.set(row.tbl, (columns = new Set()));
+    columns.add(row.col);
+  }
   const problems: string[] = [];
   for (const table of tables) {
-    const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", table.name).toArray().length > 0;
-    if (!exists) {
+    const columns = present.get(table.name);
+    if (!columns) {
       problems.push(`table "${table.name}" is missing`);
       continue;
     }
-    const present = new Set(
-      sql
-        .exec<{ name: string }>("SELECT name FROM pragma_table_info(?)", table.name)
-        .toArray()
-        .map((row) => row.name),
-    );
     for (const column of table.columns) {
-      if (!present.has(column)) problems.push(`table "${table.name}" has no column "${column}"`);
+      if (!columns.has(column)) problems.push(`table "${table.name}" has no column "${column}"`);
     }
   }
   if (problems.length > 0) throw new RoomSchemaError(`room schema is behind the code: ${problems.join("; ")} (${SCHEMA_HINT})`);

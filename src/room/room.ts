@@ -12,7 +12,6 @@
 import { TRPCError, type AnyRouter } from "@trpc/server";
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/durable-sqlite";
-import { getTableConfig } from "drizzle-orm/sqlite-core";
 import * as engineTables from "../../schema/engine";
 import { DebouncedWriter } from "../debounce/debounced-writer";
 import { jsonError } from "../lib/json-response";
@@ -39,7 +38,7 @@ import { createWsAdapter, type WsAdapter } from "../transport/ws-adapter";
 import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment } from "./attachment";
 import { parseConnectRequest } from "./connect-request";
-import { applyRoomMigrations, verifyRoomSchema } from "./room-migrations";
+import { applyRoomMigrations, expectedColumns, verifyRoomSchema } from "./room-migrations";
 
 /**
  * The token-expiry alarm is set at most this far ahead (ms; 24 h): a token may
@@ -67,10 +66,7 @@ export type RoomClass = new (ctx: DurableObjectState, env: Env) => RoomObject;
 export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
   const replicated = [...app.tables, engineTables.debouncedState];
   const tableNames = replicated.map((table) => table.name);
-  const expected = [...replicated.map((table) => table.room), engineTables.changes, engineTables.syncStatus].map((table) => {
-    const config = getTableConfig(table);
-    return { name: config.name, columns: config.columns.map((column) => column.name) };
-  });
+  const expected = [...replicated.map((table) => table.room), engineTables.changes, engineTables.syncStatus].map(expectedColumns);
   // Seed clients subscribe to `<table>.changes`: offer the tables that have one.
   const procedures = proceduresOf(app.router);
   const seed = seedConfig(

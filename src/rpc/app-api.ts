@@ -14,7 +14,7 @@
  */
 import type { AnyRouter, TRPCCreateRouterOptions } from "@trpc/server";
 import type { z } from "zod";
-import { replicatedTablesOf, roomTablesOf, type AnyReplicatedTable, type RoomTablesOf } from "../../schema/define";
+import { replicatedTablesOf, tablesOf, type AnyReplicatedTable, type RoomTablesOf } from "../../schema/define";
 import type { RoomContext, RoomDatabase } from "./context";
 import { crud, type ColumnKey, type CrudOptions } from "./crud";
 import { engineRouters, ENGINE_NAMESPACES } from "./engine-router";
@@ -69,7 +69,7 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
 ) {
   type Ctx = AppContext<TSchema, TServices>;
   const tables = replicatedTablesOf(definition.schema);
-  const roomSchema = roomTablesOf(definition.schema);
+  const roomSchema = tablesOf(definition.schema, "room");
   // Narrows the context's types only: `db` and `services` are what the room built from this definition.
   const typed = middleware(({ ctx, next }) => next({ ctx: ctx as unknown as Ctx }));
 
