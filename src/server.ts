@@ -3,7 +3,8 @@
  * Worker's fetch handler, the Room Durable Object class and the RoomService
  * entrypoint, ready to export from the app's Worker entry. The fetch handler
  * authenticates callers and routes them to rooms; no business logic lives
- * here. Routes: GET /health, GET /rooms/:room/ws (WebSocket), GET|POST
+ * here. Routes: GET /health, GET /rooms/:room/ws (WebSocket, with ?token= or a
+ * single-use ?ticket=), POST /rooms/:room/ticket (connect tickets), GET|POST
  * /rooms/:room/trpc/:path (one-shot tRPC over HTTP), POST /dev/token (local
  * development only). Everything else is a JSON 404.
  *
@@ -14,14 +15,16 @@
  * export default nanotype.worker;
  */
 import type { AnyRouter } from "@trpc/server";
+import { openTicket } from "./auth/connect-ticket";
 import { devTokensEnabled, handleDevToken } from "./auth/dev-token-route";
 import { authenticate } from "./auth/request-auth";
+import { handleTicketRequest } from "./http/ticket-endpoint";
 import { createTrpcEndpoint } from "./http/trpc-endpoint";
 import { json, jsonError } from "./lib/json-response";
 import { parseRoomName, type RoomName } from "./lib/room-name";
-import { SOCKET_ROUTE, TRPC_ROUTE } from "./protocol/routes";
+import { SOCKET_ROUTE, TICKET_ROUTE, TRPC_ROUTE } from "./protocol/routes";
 import type { AppDefinition } from "./rpc/app-api";
-import { connectRequest } from "./room/connect-request";
+import { connectRequest, type Connecting } from "./room/connect-request";
 import { createRoomClass } from "./room/room";
 import { RoomService } from "./service/room-service";
 
@@ -38,6 +41,11 @@ export function createNanotype<TRouter extends AnyRouter>(app: AppDefinition<TRo
       }
       const socket = SOCKET_ROUTE.exec(url.pathname);
       if (socket) return roomSocket(request, env, url, socket[1]!);
+      const ticket = TICKET_ROUTE.exec(url.pathname);
+      if (ticket) {
+        const room = roomFromPath(ticket[1]!);
+        return typeof room === "string" ? handleTicketRequest(request, env, url, room) : room;
+      }
       const trpc = TRPC_ROUTE.exec(url.pathname);
       if (trpc) {
         const room = roomFromPath(trpc[2]!);
@@ -68,10 +76,22 @@ async function roomSocket(request: Request, env: Env, url: URL, encodedRoom: str
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return jsonError(426, "UPGRADE_REQUIRED", "this route accepts WebSocket upgrades only", { upgrade: "websocket" });
   }
-  const auth = await authenticate(request, url, env, room, true);
-  if (!auth.ok) return auth.response;
+  const who = await connecting(request, env, url, room);
+  if (who instanceof Response) return who;
   const stub = env.ROOMS.get(env.ROOMS.idFromName(room));
-  return stub.fetch(connectRequest(room, auth.identity, url.searchParams.get("connectionParams") === "1"));
+  // A ticket's room redeems it once, or answers 401 itself.
+  return stub.fetch(connectRequest(room, who, url.searchParams.get("connectionParams") === "1"));
+}
+
+/** Who opens a socket: a `?ticket=` (checked here, redeemed by the room) or a verified token; else the refusal. */
+async function connecting(request: Request, env: Env, url: URL, room: RoomName): Promise<Connecting | Response> {
+  const ticket = url.searchParams.get("ticket");
+  if (ticket !== null) {
+    const opened = await openTicket(env, room, ticket);
+    return opened.ok ? { ticket: opened.id } : opened.response;
+  }
+  const auth = await authenticate(request, url, env, room, true);
+  return auth.ok ? { identity: auth.identity } : auth.response;
 }
 
 function methodNotAllowed(allow: string): Response {

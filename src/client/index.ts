@@ -8,10 +8,12 @@ export {
   reconnectRoomClient,
   roomHttpUrl,
   roomSocketUrl,
+  roomTicketUrl,
   type RoomClient,
   type RoomClientOptions,
   type TokenSource,
 } from "./room-client";
+export type { ConnectionClose } from "./room-link";
 export {
   createServiceClient,
   type RoomServiceBinding,

@@ -2,18 +2,20 @@
  * createRoomClient: a typed tRPC client for one room, for browsers and Node ≥ 22
  * (global WebSocket and fetch). Replica reads (`replica.*`) go over HTTP to the
  * Worker, which serves them from D1; everything else goes over the room's
- * WebSocket (room-link.ts: sends at once when idle). Generic over the app's
+ * WebSocket (room-link.ts: sends at once when idle), opened with a single-use
+ * connect ticket so the token never appears in a URL. Generic over the app's
  * router type (`createRoomClient<AppRouter>(…)`); imports only types from the
  * server, plus the wire contract. The stock `@trpc/client` links work too.
  */
 import { createTRPCClient, httpBatchLink, splitLink, type TRPCClient } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
 import superjson from "superjson";
-import { BOOKMARK_HEADER, REPLICA_PATH_PREFIX, roomHttpUrl, roomSocketUrl } from "../protocol/routes";
+import { BOOKMARK_HEADER, REPLICA_PATH_PREFIX, roomHttpUrl, roomSocketUrl, roomTicketUrl } from "../protocol/routes";
 import { MAX_BATCH_SIZE } from "../protocol/wire-limits";
-import { RoomConnection, roomLink } from "./room-link";
+import { fetchConnectTicket } from "./connect-ticket";
+import { RoomConnection, roomLink, type ConnectionClose } from "./room-link";
 
-export { roomHttpUrl, roomSocketUrl };
+export { roomHttpUrl, roomSocketUrl, roomTicketUrl };
 
 /** A token, or a function returning a fresh one (called on every connect and reconnect). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -23,18 +25,31 @@ export interface RoomClientOptions {
   url: string;
   /** Room name, e.g. "team-42/board". */
   room: string;
-  /** Room token (JWT). Sent as `?token=` because browsers cannot set WebSocket headers. */
+  /**
+   * Room token (JWT). Sent as a Bearer header (connect tickets, replica reads),
+   * or as `?token=` on the socket URL when `connectWith` is "token".
+   */
   token: TokenSource;
+  /**
+   * How the socket proves who connects. "ticket" (default): before every
+   * connect and reconnect, `POST /rooms/<room>/ticket` with the token as a
+   * Bearer header, then open `/ws?ticket=…` — a single-use ticket valid for
+   * seconds, so request logs never record the token. "token": open
+   * `/ws?token=…` directly (one request fewer; the token is in the URL). A
+   * failed ticket request counts as a failed connect: `onClose` gets
+   * `{ code: 1006, reason }` and the client retries with backoff.
+   */
+  connectWith?: "ticket" | "token";
   /** Informational key/value strings the room can read; they never change identity or role. */
   connectionParams?: Record<string, string>;
   /** WebSocket implementation; defaults to the global one. */
   WebSocket?: typeof WebSocket;
   /** Connection lifecycle callbacks. */
   onOpen?: () => void;
-  onClose?: (cause?: { code?: number }) => void;
+  onClose?: (cause?: ConnectionClose) => void;
   /** Keep-alive ping interval (ms); pings are answered without waking the room. Default 30 s. */
   keepAliveMs?: number;
-  /** fetch implementation for replica reads; defaults to the global one. */
+  /** fetch implementation for connect tickets and replica reads; defaults to the global one. */
   fetch?: typeof fetch;
 }
 
@@ -54,11 +69,14 @@ const connections = new WeakMap<object, RoomConnection>();
  */
 export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientOptions): RoomClient<TRouter> {
   const base = roomSocketUrl(options.url, options.room);
+  const ticketUrl = roomTicketUrl(options.url, options.room);
   const tokenNow = async () => (typeof options.token === "function" ? await options.token() : options.token);
+  const baseFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const connection = new RoomConnection({
     url: async () => {
       const url = new URL(base);
-      url.searchParams.set("token", await tokenNow());
+      if (options.connectWith === "token") url.searchParams.set("token", await tokenNow());
+      else url.searchParams.set("ticket", await fetchConnectTicket(baseFetch, ticketUrl, await tokenNow()));
       return url.toString();
     },
     ...(options.connectionParams ? { connectionParams: options.connectionParams } : {}),
@@ -69,7 +87,6 @@ export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientO
   });
   // The newest D1 bookmark seen: each replica read is at least as fresh as the last one.
   let bookmark: string | null = null;
-  const baseFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const replicaReads = httpBatchLink({
     url: roomHttpUrl(options.url, options.room),
     transformer: superjson,

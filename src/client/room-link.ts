@@ -28,8 +28,23 @@ interface Pending {
   lastEventId?: string;
 }
 
+/** Why a connection closed: the WebSocket close code, and a reason when the client knows one. */
+export interface ConnectionClose {
+  code?: number;
+  /** Set when the connect attempt failed before a socket opened (e.g. a refused connect ticket). */
+  reason?: string;
+}
+
+/** The close code reported for a connect attempt that failed before a socket existed (RFC 6455 "abnormal closure"). */
+const CONNECT_FAILED_CODE = 1006;
+
 export interface RoomLinkOptions {
-  /** The socket URL, or a function returning it (called on every connect, e.g. to refresh a token). */
+  /**
+   * The socket URL, or a function returning it (called on every connect, e.g. to
+   * refresh a token or fetch a connect ticket). When it rejects, the attempt
+   * counts as a failed connect: `onClose` gets `{ code: 1006, reason }` and the
+   * link retries with backoff.
+   */
   url: string | (() => Promise<string>);
   /** Sent as the first frame of every connection (the server never trusts it for access). */
   connectionParams?: Record<string, string>;
@@ -40,7 +55,7 @@ export interface RoomLinkOptions {
   /** How long to wait for PONG before reconnecting. */
   pongTimeoutMs?: number;
   onOpen?: () => void;
-  onClose?: (cause?: { code?: number }) => void;
+  onClose?: (cause?: ConnectionClose) => void;
 }
 
 /**
@@ -66,12 +81,22 @@ export class RoomConnection {
   #unanswered = 0;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the last URL lookup failed, until a close reports it. */
+  #connectFailure: Error | null = null;
+  /** Set by close(): a lookup that fails afterwards is not reported. */
+  #closed = false;
 
   constructor(private readonly options: RoomLinkOptions) {
     const url = options.url;
     const params = options.connectionParams;
     const withParams = async () => {
-      const base = typeof url === "string" ? url : await url();
+      let base: string;
+      try {
+        base = typeof url === "string" ? url : await url();
+      } catch (error) {
+        if (!this.#closed) this.#connectFailure = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      }
       if (!params) return base;
       const withFlag = new URL(base);
       withFlag.searchParams.set("connectionParams", "1");
@@ -85,6 +110,10 @@ export class RoomConnection {
     });
     this.#socket.addEventListener("open", () => this.#onOpen());
     this.#socket.addEventListener("close", (event) => this.#onClose(event.code));
+    // partysocket reports a failed URL lookup as an error, and as a close only when an earlier socket existed.
+    this.#socket.addEventListener("error", () => {
+      if (this.#connectFailure) this.#onClose(CONNECT_FAILED_CODE);
+    });
     this.#socket.addEventListener("message", (event) => this.#onMessage(event.data));
   }
 
@@ -116,6 +145,8 @@ export class RoomConnection {
 
   /** Closes for good: pending calls are rejected, subscriptions completed. */
   close(): void {
+    this.#closed = true;
+    this.#connectFailure = null;
     this.#stopKeepAlive();
     this.#socket.close(1000, "client closed");
     this.#failPending(new Error("the room client was closed"), true);
@@ -199,6 +230,13 @@ export class RoomConnection {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     // A query or mutation whose answer was lost may or may not have run: fail it. Subscriptions resume.
+    const failure = this.#connectFailure;
+    this.#connectFailure = null;
+    if (failure) {
+      this.#failPending(new Error(`could not connect: ${failure.message}`), false);
+      this.options.onClose?.({ code: CONNECT_FAILED_CODE, reason: failure.message });
+      return;
+    }
     this.#failPending(new Error(`WebSocket closed (code ${code})`), false);
     this.options.onClose?.({ code });
   }

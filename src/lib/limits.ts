@@ -170,3 +170,22 @@ export const D1_MAX_PARAMS = 100;
  * gives no `expiresAt` (ms): long enough for one call, which is all it is used for.
  */
 export const SERVICE_IDENTITY_TTL_MS = 60_000;
+
+/**
+ * How long a connect ticket (`POST /rooms/<room>/ticket`) stays valid (ms): long
+ * enough to open the socket right after fetching it, short enough that a ticket
+ * read from a request log is useless. Never longer than the token it came from.
+ */
+export const CONNECT_TICKET_TTL_MS = 10_000;
+
+/**
+ * Most unredeemed connect tickets one user (token `sub`) holds in a room; one
+ * more drops that user's oldest (a client that gave up on a ticket just asks again).
+ */
+export const MAX_CONNECT_TICKETS_PER_USER = 8;
+
+/**
+ * Most unredeemed connect tickets in one room, over all users; one more is
+ * refused (429) until some are used or expire. Nobody's ticket is dropped for another user.
+ */
+export const MAX_CONNECT_TICKETS_PER_ROOM = 1_024;

@@ -38,6 +38,7 @@ import { createWsAdapter, type WsAdapter } from "../transport/ws-adapter";
 import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment } from "./attachment";
 import { parseConnectRequest } from "./connect-request";
+import { ConnectTickets, ticketRefusal, type TicketIssue, type TicketRequest } from "./connect-tickets";
 import { applyRoomMigrations, expectedColumns, verifyRoomSchema } from "./room-migrations";
 
 /**
@@ -52,6 +53,7 @@ const TOKEN_EXPIRED_REASON = "token expired; reconnect with a fresh token";
 /** A room: a Durable Object that also answers direct calls (Workers RPC). */
 export interface RoomObject extends DurableObject<Env> {
   call(request: DirectCall): Promise<string>;
+  issueTicket(request: TicketRequest): Promise<TicketIssue>;
   fetch(request: Request): Promise<Response>;
   webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void>;
   webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void>;
@@ -82,6 +84,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     readonly #memory: MemoryStore;
     readonly #debounced: DebouncedWriter;
     readonly #alarms: AlarmScheduler;
+    /** Unredeemed connect tickets: in memory only, so a restarted room refuses them (fail closed). */
+    readonly #tickets = new ConnectTickets();
     #services: unknown;
     #hub!: CommitHub;
     #sync!: SyncEngine;
@@ -252,8 +256,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
 
     /** Accepts a WebSocket the Worker has already authenticated (see connect-request.ts). */
     override async fetch(request: Request): Promise<Response> {
-      const connect = parseConnectRequest(request);
-      if (!connect) return jsonError(400, "BAD_REQUEST", "rooms accept only WebSocket upgrades from the Worker");
+      const parsed = parseConnectRequest(request);
+      if (!parsed) return jsonError(400, "BAD_REQUEST", "rooms accept only WebSocket upgrades from the Worker");
+      const connect = this.#tickets.verified(parsed);
+      if (!connect) return ticketRefusal();
       const { 0: client, 1: server } = new WebSocketPair();
       const refusal = this.#socketRefusal(connect.identity.sub);
       if (refusal) {
@@ -290,6 +296,11 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       const mine = open.filter((ws) => readAttachment(ws)?.identity.sub === user).length;
       if (mine >= MAX_SOCKETS_PER_USER) return `a user may hold at most ${MAX_SOCKETS_PER_USER} sockets in a room; close one first`;
       return null;
+    }
+
+    /** Workers RPC from the Worker's ticket route: a single-use connect ticket for an identity it verified (connect-tickets.ts). */
+    async issueTicket(request: TicketRequest): Promise<TicketIssue> {
+      return this.#tickets.issue(request);
     }
 
     /**

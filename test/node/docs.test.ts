@@ -13,6 +13,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
+import * as limits from "../../src/lib/limits";
 import * as wire from "../../src/protocol/wire-limits";
 import { engineRouters, ENGINE_NAMESPACES } from "../../src/rpc/engine-router";
 import { router } from "../../src/rpc/init";
@@ -111,6 +112,13 @@ describe("docs/seed-protocol.md", () => {
 });
 
 describe("docs/protocol.md", () => {
+  it("quotes the connect ticket limits of src/lib/limits.ts", async () => {
+    const doc = await read("docs/protocol.md");
+    expect(doc).toContain(`and only for ${limits.CONNECT_TICKET_TTL_MS / 1000} s (never past the token's expiry)`);
+    expect(doc).toContain(`at most ${limits.MAX_CONNECT_TICKETS_PER_USER} unused tickets\nper user`);
+    expect(doc).toContain(`and ${limits.MAX_CONNECT_TICKETS_PER_ROOM.toLocaleString("en-US")} in all`);
+  });
+
   it("quotes the wire limits of src/protocol/wire-limits.ts", async () => {
     const doc = await read("docs/protocol.md");
     expect(doc).toContain(`a flat object of strings (≤ ${bytes(wire.MAX_CONNECTION_PARAMS_BYTES)} as JSON)`);
