@@ -1,9 +1,12 @@
 /**
- * Five test projects: `workers` runs inside workerd (the real runtime: Durable
+ * Six test projects: `workers` runs inside workerd (the real runtime: Durable
  * Objects, SQLite, D1, WebSockets, service bindings); `node` checks the
  * repository itself (generated migrations, configuration, docs); `browser`
  * drives the demo page in Chromium against `wrangler dev` (skipped with a
  * message when Chromium is missing locally; a failure in CI).
+ *
+ * `limits` runs test/limits/ inside workerd against the task board with every
+ * configurable room limit set low through ROOM_LIMITS, so each is tested at its edge.
  *
  * `engine-tasks` and `engine-notes` run the engine's behaviour suite
  * (test/engine/) inside workerd against each app: the task board (the
@@ -36,6 +39,19 @@ const TEST_BINDINGS = {
   DEV_TOKENS: "false",
   CURSOR_TTL_MS: "2000",
   PRESENCE_TTL_MS: "3000",
+};
+
+/** The room limits of the `limits` project (test/limits/ reads them from env.ROOM_LIMITS): small enough to reach each edge. */
+const TEST_ROOM_LIMITS = {
+  requestsPerSecond: 20,
+  requestBurst: 40,
+  socketsPerUser: 3,
+  socketsPerRoom: 6,
+  subscriptionsPerUser: 20,
+  subscriptionsPerRoom: 40,
+  table: { rows: 10, bytes: 25_000 },
+  debouncedKeys: 5,
+  debouncedBytes: 2_000,
 };
 
 /** The apps the engine suite runs against; `test/engine/<app>.test.ts` holds one app's own assertions. */
@@ -125,6 +141,22 @@ export default defineConfig(async () => {
           test: {
             name: WORKERS_PROJECT,
             include: ["test/workers/**/*.test.ts"],
+            setupFiles: ["./test/workers/setup.ts"],
+            testTimeout: 20_000,
+          },
+        },
+        {
+          // The task board with every configurable room limit set low (test/limits/):
+          // each limit tested at its edge, through the same ROOM_LIMITS a deployment sets.
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: { bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations, ROOM_LIMITS: JSON.stringify(TEST_ROOM_LIMITS) } },
+            }),
+          ],
+          test: {
+            name: "limits",
+            include: ["test/limits/**/*.test.ts"],
             setupFiles: ["./test/workers/setup.ts"],
             testTimeout: 20_000,
           },

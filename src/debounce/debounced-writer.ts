@@ -13,6 +13,7 @@ import { debouncedState as debouncedTables } from "../../schema/engine";
 import { CodedError } from "../lib/coded-error";
 import type { RoomDatabase } from "../lib/room-database";
 import { DEFAULT_DEBOUNCE_INTERVAL_MS, MAX_DEBOUNCED_PENDING_BYTES } from "../lib/limits";
+import { DEFAULT_ROOM_LIMITS } from "../protocol/room-limits";
 
 const debouncedState = debouncedTables.room;
 
@@ -29,7 +30,9 @@ interface Pending {
 
 /** What `debounced.watch` sends. */
 export type DebouncedEvent =
-  { type: "update"; key: string; value: unknown; updatedBy: string; updatedAt: number } | { type: "flush"; keys: string[]; at: number };
+  | { type: "update"; key: string; value: unknown; updatedBy: string; updatedAt: number }
+  | { type: "flush"; keys: string[]; at: number }
+  | { type: "delete"; key: string; deletedBy: string; at: number };
 
 /** Event name under which `events` emits each DebouncedEvent. */
 export const DEBOUNCED_EVENT = "debounced";
@@ -74,6 +77,19 @@ export class DebouncedWriteError extends CodedError {
   }
 }
 
+/** An update that would take the room past its debounced quota (keys or bytes). Not retryable: free space first. */
+export class DebouncedQuotaError extends CodedError {
+  get code() {
+    return "FORBIDDEN" as const;
+  }
+}
+
+/** The room's quota of debounced keys and their bytes (stored or pending). */
+export interface DebouncedQuota {
+  keys: number;
+  bytes: number;
+}
+
 const encoder = new TextEncoder();
 
 /** Least wait before retrying a failed flush. */
@@ -85,6 +101,13 @@ export class DebouncedWriter {
   readonly #pending = new Map<string, Pending>();
   readonly #intervals = new Map<string, number>();
   #pendingBytes = 0;
+  /**
+   * Bytes (key + value JSON) of every stored key, read once on first use: with
+   * the pending values they give the room's usage against its quota.
+   */
+  #stored: Map<string, number> | null = null;
+  /** Keys and bytes the room would hold with every pending value written. */
+  #usage = { keys: 0, bytes: 0 };
   #timer: { handle: unknown; at: number } | null = null;
   #stats = {
     updatesReceived: 0,
@@ -100,7 +123,29 @@ export class DebouncedWriter {
     private readonly onFlushed: () => void,
     private readonly clock: Clock = realClock,
     private readonly maxPendingBytes = MAX_DEBOUNCED_PENDING_BYTES,
+    private readonly quota: DebouncedQuota = { keys: DEFAULT_ROOM_LIMITS.debouncedKeys, bytes: DEFAULT_ROOM_LIMITS.debouncedBytes },
   ) {}
+
+  /** Stored keys and their bytes, read from SQLite the first time they are needed (at most the quota's keys). */
+  #storedKeys(): Map<string, number> {
+    if (!this.#stored) {
+      const rows = this.db
+        .select({
+          key: debouncedState.key,
+          bytes: sql<number>`length(CAST(${debouncedState.key} AS BLOB)) + length(CAST(${debouncedState.value} AS BLOB))`,
+        })
+        .from(debouncedState)
+        .all();
+      this.#stored = new Map(rows.map((row) => [row.key, row.bytes]));
+      this.#usage = { keys: this.#stored.size, bytes: rows.reduce((sum, row) => sum + row.bytes, 0) };
+      for (const [key, pending] of this.#pending) {
+        const stored = this.#stored.get(key);
+        this.#usage.bytes += pending.bytes - (stored ?? 0);
+        if (stored === undefined) this.#usage.keys += 1;
+      }
+    }
+    return this.#stored;
+  }
 
   /**
    * Accepts an update: shown to watchers now, written within the key's
@@ -117,15 +162,52 @@ export class DebouncedWriter {
         `debounced values awaiting their flush would exceed ${this.maxPendingBytes} bytes in this room; call flushDebounced or slow down`,
       );
     }
+    // Usage as if every pending value were written: this key now takes `bytes`.
+    const stored = this.#storedKeys().get(key);
+    const current = previous?.bytes ?? stored;
+    const usage = { keys: this.#usage.keys + (current === undefined ? 1 : 0), bytes: this.#usage.bytes + bytes - (current ?? 0) };
+    if (usage.keys > this.quota.keys) {
+      throw new DebouncedQuotaError(`this room holds at most ${this.quota.keys} debounced keys; reuse a key or delete some first`);
+    }
+    if (usage.bytes > this.quota.bytes && bytes > (current ?? 0)) {
+      throw new DebouncedQuotaError(
+        `debounced keys and values may take at most ${this.quota.bytes} bytes in this room; shrink or delete values first`,
+      );
+    }
     const now = this.clock.now();
     const interval = this.#intervals.get(key) ?? DEFAULT_DEBOUNCE_INTERVAL_MS;
     const dueAt = previous ? Math.min(previous.dueAt, now + interval) : now + interval;
     this.#pending.set(key, { value, json, bytes, updatedBy, updatedAt: now, dueAt });
     this.#pendingBytes = pendingBytes;
+    this.#usage = usage;
     this.#stats.updatesReceived += 1;
     this.events.emit(DEBOUNCED_EVENT, { type: "update", key, value, updatedBy, updatedAt: now } satisfies DebouncedEvent);
     this.#arm();
     return { key, pending: true, flushBy: dueAt };
+  }
+
+  /**
+   * Forgets `key`: its pending value and its stored row (the deletion is
+   * replicated like any write). Frees its place in the room's quota. Returns
+   * whether the key existed.
+   */
+  delete(key: string, deletedBy: string): boolean {
+    const stored = this.#storedKeys().get(key);
+    const pending = this.#pending.get(key);
+    if (stored === undefined && !pending) return false;
+    if (stored !== undefined) this.db.delete(debouncedState).where(eq(debouncedState.key, key)).run();
+    this.#stored?.delete(key);
+    this.#usage = { keys: this.#usage.keys - 1, bytes: this.#usage.bytes - (pending?.bytes ?? stored ?? 0) };
+    if (pending) {
+      this.#pendingBytes -= pending.bytes;
+      this.#pending.delete(key);
+    }
+    this.#intervals.delete(key);
+    const at = this.clock.now();
+    this.events.emit(DEBOUNCED_EVENT, { type: "delete", key, deletedBy, at } satisfies DebouncedEvent);
+    if (stored !== undefined) this.onFlushed();
+    this.#arm();
+    return true;
   }
 
   /** The latest value of `key`: pending if there is one, else the persisted one; null when never set. */
@@ -175,7 +257,9 @@ export class DebouncedWriter {
         throw error;
       }
       for (const key of keys) {
-        this.#pendingBytes -= this.#pending.get(key)!.bytes;
+        const { bytes } = this.#pending.get(key)!;
+        this.#pendingBytes -= bytes;
+        this.#stored?.set(key, bytes);
         this.#pending.delete(key);
       }
       this.#stats.sqliteWrites += keys.length;

@@ -14,6 +14,7 @@ export async function callRoom(ctx: EndpointContext, path: string, type: DirectC
   const text = await stub.call({
     room: ctx.room,
     identity: ctx.identity,
+    via: "http",
     path,
     type,
     ...(input === undefined ? {} : { input: JSON.stringify(superjson.serialize(input)) }),

@@ -47,3 +47,35 @@ export function constraintViolation(error: unknown): ConstraintViolation | null 
           : `a referenced row does not exist${named}`;
   return new ConstraintViolation(kind, columns, message);
 }
+
+/**
+ * The prefix of the message a write refused by a storage quota carries (the
+ * quota triggers of src/live/table-quotas.ts raise it).
+ */
+export const QUOTA_MESSAGE_PREFIX = "nanotype quota: ";
+
+/** A write that would take a table past its storage quota in this room. Not retryable: free space first. */
+export class QuotaExceeded extends CodedError {
+  override readonly name = "QuotaExceeded";
+
+  get code() {
+    return "FORBIDDEN" as const;
+  }
+}
+
+/** The quota refusal an error from SQLite reports, or null for any other error. */
+export function quotaExceeded(error: unknown): QuotaExceeded | null {
+  // Drizzle may wrap the driver's error: look through the causes.
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth += 1) {
+    const at = cause.message.indexOf(QUOTA_MESSAGE_PREFIX);
+    if (at < 0) continue;
+    const message = cause.message.slice(at + QUOTA_MESSAGE_PREFIX.length).replace(/:\s*SQLITE_CONSTRAINT.*$/s, "");
+    return new QuotaExceeded(`storage quota: ${message}`);
+  }
+  return null;
+}
+
+/** A SQLite error a caller caused (a constraint violation or a quota), as the domain error to answer with; null otherwise. */
+export function callerSqliteError(error: unknown): ConstraintViolation | QuotaExceeded | null {
+  return quotaExceeded(error) ?? constraintViolation(error);
+}

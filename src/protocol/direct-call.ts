@@ -22,6 +22,11 @@ export const directCallSchema = z.object({
   identity: identitySchema,
   path: z.string().min(1).max(MAX_PROCEDURE_PATH_CHARS),
   type: z.enum(DIRECT_CALL_TYPES),
+  /**
+   * Who forwards the call: the Worker's HTTP endpoint (rate-limited per user,
+   * like a socket) or a service binding (trusted like the token issuer). Default "service".
+   */
+  via: z.enum(["http", "service"]).default("service"),
   /** The input as superjson JSON text (`JSON.stringify(superjson.serialize(input))`); absent for no input. */
   input: z.string().max(MAX_DIRECT_INPUT_CHARS).optional(),
 });

@@ -41,6 +41,9 @@ const SCHEMA_HINT = "run `npm run db:generate` and deploy the generated migratio
  * created_at = when). An entry counts as applied when a row has its `when` as
  * created_at (drizzle's migrator writes hash "") or its tag as hash.
  * Runs in one `transactionSync`: on any failure nothing is applied.
+ * `beforeFirst` runs in the same transaction just before the first pending
+ * migration (never when there is none): the room drops its quota triggers
+ * there, which name columns and would block `ALTER TABLE … DROP COLUMN`.
  *
  * @throws RoomSchemaError naming the tag (and statement) of a missing or failing migration.
  * @example
@@ -48,7 +51,7 @@ const SCHEMA_HINT = "run `npm run db:generate` and deploy the generated migratio
  * const report = applyRoomMigrations(ctx.storage, migrations);
  * if (report.unknown.length > 0) console.warn("room schema is newer than the code", report.unknown);
  */
-export function applyRoomMigrations(storage: DurableObjectStorage, config: RoomMigrations): MigrationReport {
+export function applyRoomMigrations(storage: DurableObjectStorage, config: RoomMigrations, beforeFirst?: () => void): MigrationReport {
   const entries = [...config.journal.entries].sort((a, b) => a.idx - b.idx);
   return storage.transactionSync(() => {
     const { sql } = storage;
@@ -64,6 +67,7 @@ export function applyRoomMigrations(storage: DurableObjectStorage, config: RoomM
       if (done(entry)) continue;
       const text = config.migrations[`m${entry.idx.toString().padStart(4, "0")}`];
       if (text === undefined) throw new RoomSchemaError(`migration ${entry.tag} is in the journal but its SQL is missing from the bundle`);
+      if (applied.length === 0) beforeFirst?.();
       for (const statement of text.split(BREAKPOINT)) {
         if (statement.trim() === "") continue;
         try {

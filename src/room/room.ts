@@ -19,13 +19,14 @@ import { DEBOUNCE_ALARM_GRACE_MS } from "../lib/limits";
 import type { RoomName } from "../lib/room-name";
 import { ChangeLog } from "../live/change-log";
 import { CommitHub } from "../live/commit-hub";
+import { TableQuotas } from "../live/table-quotas";
 import { memoryLimitsFrom } from "../presence/memory-config";
 import { MemoryStore } from "../presence/memory-store";
 import type { DirectCall } from "../protocol/direct-call";
 import type { Identity } from "../protocol/identity";
 import { CLOSE_CODES } from "../protocol/close-codes";
 import { PING, PONG } from "../protocol/routes";
-import { MAX_SOCKETS_PER_ROOM, MAX_SOCKETS_PER_USER } from "../protocol/wire-limits";
+import { DEFAULT_ROOM_LIMITS, resolveRoomLimits, tableQuota, type RoomLimits } from "../protocol/room-limits";
 import type { AppDefinition } from "../rpc/app-api";
 import type { RoomContext, RoomDatabase } from "../rpc/context";
 import { proceduresOf } from "../rpc/procedures";
@@ -34,6 +35,7 @@ import { SyncEngine } from "../sync/sync-engine";
 import { errorResult, parseDirectCall, runDirectCall } from "../transport/direct-call";
 import { seedConfig } from "../transport/seed-protocol";
 import type { StoredSubscription } from "../transport/subscriptions";
+import { rateLimited, RequestBuckets } from "../transport/request-budget";
 import { createWsAdapter, type WsAdapter } from "../transport/ws-adapter";
 import { AlarmScheduler } from "./alarms";
 import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment } from "./attachment";
@@ -84,6 +86,9 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     readonly #memory: MemoryStore;
     readonly #debounced: DebouncedWriter;
     readonly #alarms: AlarmScheduler;
+    readonly #limits: RoomLimits;
+    /** Request buckets of HTTP callers, one per user (sockets have their own, in the adapter). */
+    readonly #httpBuckets: RequestBuckets;
     /** Unredeemed connect tickets: in memory only, so a restarted room refuses them (fail closed). */
     readonly #tickets = new ConnectTickets();
     #services: unknown;
@@ -99,13 +104,28 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
 
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env);
+      // The app's limits, then the deployment's ROOM_LIMITS; a bad setting makes the room answer every call with it.
+      let limitsError: unknown = null;
+      try {
+        this.#limits = resolveRoomLimits(app.limits, (env as unknown as Record<string, unknown>)["ROOM_LIMITS"]);
+      } catch (error) {
+        limitsError = error;
+        this.#limits = DEFAULT_ROOM_LIMITS;
+      }
+      this.#httpBuckets = new RequestBuckets(this.#limits);
       this.#db = drizzle(ctx.storage, { schema: app.roomSchema });
       this.#log = new ChangeLog(ctx.storage.sql);
       this.#memory = new MemoryStore(memoryLimitsFrom(env as unknown as Record<string, unknown>));
-      this.#debounced = new DebouncedWriter(this.#db, () => {
-        // A timer's flush is its own event: announce it like any other commit.
-        this.#settle().catch((error: unknown) => console.error("announcing a debounced flush failed", error));
-      });
+      this.#debounced = new DebouncedWriter(
+        this.#db,
+        () => {
+          // A timer's flush is its own event: announce it like any other commit.
+          this.#settle().catch((error: unknown) => console.error("announcing a debounced flush failed", error));
+        },
+        undefined,
+        undefined,
+        { keys: this.#limits.debouncedKeys, bytes: this.#limits.debouncedBytes },
+      );
       this.#alarms = new AlarmScheduler(ctx.storage, [
         { name: "memory expiry", nextDue: () => this.#memory.nextSweep(), run: () => void this.#memory.sweep() },
         {
@@ -150,17 +170,22 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         saveSubscriptions: (ws, subs) => updateAttachment(ws, { subs }),
         resumeEventId: () => String(this.#hub.published),
         seed,
+        limits: this.#limits,
         unavailable: () => this.#unavailable,
         onInternalError: (error, path) => console.error(`room procedure ${path ?? "?"} failed`, error.cause ?? error),
       });
       void ctx.blockConcurrencyWhile(async () => {
         try {
-          const report = applyRoomMigrations(ctx.storage, app.migrations);
+          if (limitsError) throw limitsError;
+          const quotas = new TableQuotas(ctx.storage.sql);
+          // Quota triggers name columns: a migration may drop one. They are reinstalled (and recounted) below.
+          const report = applyRoomMigrations(ctx.storage, app.migrations, () => quotas.dropTriggers());
           if (report.unknown.length > 0) {
             console.warn(`this room's schema is newer than the code: ${report.unknown.length} applied migration(s) unknown to it`);
           }
           verifyRoomSchema(ctx.storage.sql, expected);
           this.#log.installTriggers(tableNames);
+          quotas.install(app.tables.map((table) => ({ ...expectedColumns(table.room), quota: tableQuota(this.#limits, table.name) })));
           this.#sync = new SyncEngine(ctx.storage.sql, this.#log, env.DB, tableNames);
           // A migration may rebuild a table without logging its rows: rewrite the replica once.
           if (report.applied.length > 0 && report.applied.length < report.total) this.#sync.requireFullResync();
@@ -289,12 +314,13 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       return new Response(null, { status: 101, webSocket: client });
     }
 
-    /** Why one more socket of `user` does not fit (MAX_SOCKETS_PER_ROOM, MAX_SOCKETS_PER_USER), or null. */
+    /** Why one more socket of `user` does not fit (the room's `socketsPerRoom` and `socketsPerUser`), or null. */
     #socketRefusal(user: string): string | null {
+      const { socketsPerRoom, socketsPerUser } = this.#limits;
       const open = this.ctx.getWebSockets();
-      if (open.length >= MAX_SOCKETS_PER_ROOM) return `this room holds its maximum of ${MAX_SOCKETS_PER_ROOM} sockets; retry later`;
+      if (open.length >= socketsPerRoom) return `this room holds its maximum of ${socketsPerRoom} sockets; retry later`;
       const mine = open.filter((ws) => readAttachment(ws)?.identity.sub === user).length;
-      if (mine >= MAX_SOCKETS_PER_USER) return `a user may hold at most ${MAX_SOCKETS_PER_USER} sockets in a room; close one first`;
+      if (mine >= socketsPerUser) return `a user may hold at most ${socketsPerUser} sockets in a room; close one first`;
       return null;
     }
 
@@ -313,8 +339,12 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     async call(request: DirectCall): Promise<string> {
       const parsed = parseDirectCall(request);
       if (!parsed.ok) return errorResult(parsed.error);
-      const { room, identity, path, type } = parsed.call;
+      const { room, identity, path, type, via } = parsed.call;
       if (this.#unavailable) return errorResult(this.#unavailable, { path, type });
+      // HTTP callers share one bucket per user; bound Workers are trusted like the token issuer.
+      if (via === "http" && this.#httpBuckets.take(identity.sub, 1) === 0) {
+        return errorResult(rateLimited(this.#limits, "a user's HTTP calls to a room"), { path, type });
+      }
       try {
         this.#sync.setRoom(room);
       } catch (error) {

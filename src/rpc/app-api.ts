@@ -23,6 +23,7 @@ import { changesProcedure, committed, liveProcedure, type LiveQueryContext } fro
 import { proceduresOf } from "./procedures";
 import { replicaProcedure } from "./replica-procedures";
 import { REPLICA_PATH_PREFIX } from "../protocol/routes";
+import { resolveRoomLimits, type RoomLimitsInput } from "../protocol/room-limits";
 
 /** The room migrations drizzle-kit bundles as `drizzle/migrations.js` (journal plus SQL text per `mNNNN` key). */
 export interface RoomMigrations {
@@ -55,6 +56,8 @@ export interface AppDefinition<TRouter> {
   services: (db: RoomDatabase) => unknown;
   /** Extra seed-protocol methods (the engine's — setCursor, executeSQL, … — are always there). */
   seedMethods: Readonly<Record<string, SeedMethodTarget>>;
+  /** The app's own room limits (src/protocol/room-limits.ts); a deployment's ROOM_LIMITS wins over them. */
+  limits: RoomLimitsInput;
 }
 
 /** The room context as the app's procedures see it: typed `db` and `services`. */
@@ -105,13 +108,17 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
     /**
      * The app as the engine takes it: `routes` (your namespaces; the engine's
      * — session, presence, memory, debounced, sql, sync — are added and may not
-     * be reused), the room migrations, and optional seed-protocol methods.
+     * be reused), the room migrations, optional seed-protocol methods, and
+     * optional room limits (rate, caps and quotas; see the README's limits table).
      */
     defineApp<TRoutes extends TRPCCreateRouterOptions>(app: {
       router: TRoutes;
       migrations: RoomMigrations;
       seedMethods?: Record<string, SeedMethodTarget>;
+      limits?: RoomLimitsInput;
     }) {
+      // A bad setting fails here, when the Worker loads, not in a room.
+      resolveRoomLimits(app.limits, undefined);
       for (const name of Object.keys(app.router)) {
         if ((ENGINE_NAMESPACES as readonly string[]).includes(name)) {
           throw new Error(`the app's router may not define "${name}": the engine serves ${ENGINE_NAMESPACES.join(", ")}`);
@@ -127,6 +134,7 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
         migrations: app.migrations,
         services: services as (db: RoomDatabase) => unknown,
         seedMethods: app.seedMethods ?? {},
+        limits: app.limits ?? {},
       } satisfies AppDefinition<typeof full>;
     },
   };

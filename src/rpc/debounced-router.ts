@@ -30,10 +30,15 @@ export const debouncedRouter = router({
     }
   }),
 
+  /** Forgets `key` (its pending value and its stored row), freeing its place in the room's debounced quota. */
+  delete: writerProcedure
+    .input(debouncedKeyInput)
+    .mutation(({ ctx, input }) => ({ key: input.key, deleted: ctx.debounced.delete(input.key, ctx.identity.sub) })),
+
   /** The latest value of `key` (pending or persisted), or null. */
   get: readerProcedure.input(debouncedKeyInput).query(({ ctx, input }) => ctx.debounced.get(input.key)),
 
-  /** Every accepted update as it arrives, and every flush. */
+  /** Every accepted update as it arrives, every flush and every deletion. */
   watch: readerProcedure.input(debouncedWatchInput).subscription(async function* ({ ctx, signal }): AsyncGenerator<DebouncedEvent> {
     for await (const [event] of on(ctx.debounced.events, DEBOUNCED_EVENT, { signal })) yield event as DebouncedEvent;
   }),

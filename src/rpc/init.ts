@@ -9,7 +9,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { hasGrant, hasRole, type Grant, type Identity, type Role } from "../protocol/identity";
 import { CodedError } from "../lib/coded-error";
-import { constraintViolation } from "../lib/sqlite-errors";
+import { callerSqliteError } from "../lib/sqlite-errors";
 import type { CallContext } from "./context";
 
 /** Procedure metadata. Every procedure declares the least role that may call it. */
@@ -77,13 +77,13 @@ export function assertMayCall(identity: Identity, meta: ProcedureMeta | undefine
 
 /**
  * Checks the role, then answers a domain error (`CodedError`, or a SQLite
- * constraint violation) with its own code instead of INTERNAL_SERVER_ERROR.
+ * constraint violation or storage quota) with its own code instead of INTERNAL_SERVER_ERROR.
  */
 const checked = t.procedure.use(async ({ ctx, meta, path, next }) => {
   assertMayCall(ctx.identity, meta, path);
   const result = await next();
   if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR") {
-    const cause = result.error.cause instanceof CodedError ? result.error.cause : constraintViolation(result.error.cause);
+    const cause = result.error.cause instanceof CodedError ? result.error.cause : callerSqliteError(result.error.cause);
     if (cause) return { ...result, error: new TRPCError({ code: cause.code, message: cause.message, cause }) };
   }
   return result;

@@ -17,6 +17,8 @@ export interface ParsedDirectCall {
   path: string;
   type: DirectCallType;
   input: unknown;
+  /** Who forwarded it (see the contract): HTTP calls are rate-limited. */
+  via: "http" | "service";
 }
 
 /** The one parse function of the direct-call channel. Never throws: a bad request becomes a BAD_REQUEST error. */
@@ -37,8 +39,8 @@ export function parseDirectCall(raw: unknown): { ok: true; call: ParsedDirectCal
   } catch {
     return badRequest("input is not superjson-serialized JSON");
   }
-  const { identity, path, type } = parsed.data;
-  return { ok: true, call: { room: room.room, identity, path, type, input } };
+  const { identity, path, type, via } = parsed.data;
+  return { ok: true, call: { room: room.room, identity, path, type, input, via } };
 }
 
 function badRequest(message: string, code: "BAD_REQUEST" | "METHOD_NOT_SUPPORTED" = "BAD_REQUEST") {

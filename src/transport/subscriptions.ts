@@ -9,13 +9,8 @@ import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from "@trpc/server
 import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
 import type { RequestId } from "../protocol/seed-frames";
 import { subscribeProcedure } from "../rpc/procedures";
-import {
-  MAX_SUBSCRIPTION_ID_CHARS,
-  MAX_SUBSCRIPTION_INPUT_BYTES,
-  MAX_SUBSCRIPTIONS_PER_ROOM,
-  MAX_SUBSCRIPTIONS_PER_SOCKET,
-  MAX_SUBSCRIPTIONS_PER_USER,
-} from "../protocol/wire-limits";
+import type { RoomLimits } from "../protocol/room-limits";
+import { MAX_SUBSCRIPTION_ID_CHARS, MAX_SUBSCRIPTION_INPUT_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../protocol/wire-limits";
 import { utf8Bytes } from "../lib/utf8";
 
 export type { RequestId };
@@ -57,6 +52,8 @@ export interface SubscriptionOptions<TRouter extends AnyRouter> {
   resumeEventId(): string;
   /** Who a socket belongs to (the token's `sub`), for the per-user cap. */
   owner(ws: WebSocket): string;
+  /** The caps beyond one socket. */
+  limits: Pick<RoomLimits, "subscriptionsPerUser" | "subscriptionsPerRoom">;
 }
 
 type Live = Map<RequestId, AbortController>;
@@ -125,16 +122,16 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
         message: `a socket may hold at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions; stop one first`,
       });
     }
-    if ((perUser.get(owners.get(ws) ?? options.owner(ws)) ?? 0) >= MAX_SUBSCRIPTIONS_PER_USER) {
+    if ((perUser.get(owners.get(ws) ?? options.owner(ws)) ?? 0) >= options.limits.subscriptionsPerUser) {
       return new TRPCError({
         code: "TOO_MANY_REQUESTS",
-        message: `a user may hold at most ${MAX_SUBSCRIPTIONS_PER_USER} subscriptions in a room, over all their sockets; stop one first`,
+        message: `a user may hold at most ${options.limits.subscriptionsPerUser} subscriptions in a room, over all their sockets; stop one first`,
       });
     }
-    if (inRoom >= MAX_SUBSCRIPTIONS_PER_ROOM) {
+    if (inRoom >= options.limits.subscriptionsPerRoom) {
       return new TRPCError({
         code: "TOO_MANY_REQUESTS",
-        message: `this room holds its maximum of ${MAX_SUBSCRIPTIONS_PER_ROOM} subscriptions; try again later`,
+        message: `this room holds its maximum of ${options.limits.subscriptionsPerRoom} subscriptions; try again later`,
       });
     }
     if (String(subscription.id).length > MAX_SUBSCRIPTION_ID_CHARS) {

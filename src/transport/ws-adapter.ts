@@ -18,6 +18,8 @@ import { handleSeedFrame, isSeedFrame, seedSink, seedUnavailable, type SeedConfi
 import { createSubscriptions, isPlainObject, type RequestId, type Sink, type StoredSubscription } from "./subscriptions";
 import { utf8Bytes } from "../lib/utf8";
 import { MAX_OVERSIZE_FRAME_ANSWERS, scanRequestIds } from "./oversize-frame";
+import type { RoomLimits } from "../protocol/room-limits";
+import { rateLimited, RequestBucket } from "./request-budget";
 
 /** What the adapter reads of a socket (the room keeps it in the attachment; reading it is cheap). */
 export interface SocketState {
@@ -50,6 +52,8 @@ export interface WsAdapterOptions<TRouter extends AnyRouter> {
   resumeEventId(): string;
   /** The app's seed-protocol methods and the tables whose change feeds seed clients may subscribe to. */
   seed: SeedConfig;
+  /** The room's limits: the request rate per socket and the subscription caps. */
+  limits: RoomLimits;
   /** Why the room cannot serve calls now (every request is answered with it), or null. */
   unavailable?(): TRPCError | null;
   /** Called for errors worth logging (not for ordinary client errors). */
@@ -171,7 +175,17 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     sink: (ws, subscription) => unlessExpired(ws, subscription.kind === "trpc" ? trpcSink(ws, subscription) : seedSink(ws, subscription)),
     resumeEventId: options.resumeEventId,
     owner: (ws) => options.state(ws)?.owner ?? "",
+    limits: options.limits,
   });
+
+  /** Each socket's request bucket (in memory: a woken room starts them full). */
+  const buckets = new WeakMap<WebSocket, RequestBucket>();
+  const tooFast = rateLimited(options.limits, "a connection");
+  function bucketOf(ws: WebSocket): RequestBucket {
+    let bucket = buckets.get(ws);
+    if (!bucket) buckets.set(ws, (bucket = new RequestBucket(options.limits)));
+    return bucket;
+  }
 
   async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: unknown): Promise<void> {
     // Echoed in every answer to this request, as tRPC's own adapter does.
@@ -208,6 +222,11 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     } catch (cause) {
       sendError(ws, id, cause, { path, type, input, ctx, jsonrpc });
     }
+  }
+
+  /** Answers one tRPC request with `error` without running it. */
+  function refuse(ws: WebSocket, request: unknown, error: TRPCError): void {
+    sendError(ws, idOf(request), error, { jsonrpc: isPlainObject(request) && request["jsonrpc"] === "2.0" ? "2.0" : undefined });
   }
 
   /** Answers every request of a parsed frame with `error`, but never more than a batch may hold (then once, with id null). */
@@ -286,6 +305,10 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       }
       const ctx = options.context(ws);
       if (isSeedFrame(parsed)) {
+        if (bucketOf(ws).take(1) === 0) {
+          seedUnavailable(ws, parsed, tooFast);
+          return;
+        }
         await handleSeedFrame(ws, parsed, options.seed, {
           call: (path, type, input) => callProcedure(router, { ctx, path, type, input }),
           subscribe: (subscription) => subscriptions.start(ws, subscription, ctx, undefined, false),
@@ -311,12 +334,23 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         sendError(ws, null, new TRPCError({ code: "BAD_REQUEST", message: "a batch must hold at least one request" }));
         return;
       }
+      // Every request but a stop takes one token of the socket's bucket; those
+      // that find it empty are refused, each with its own answer.
+      let allowance = bucketOf(ws).take(requests.filter(counted).length);
       // The stock wsLink sends everything queued in one tick as one frame, however
       // many: any batch the frame size admits runs, MAX_BATCH_SIZE requests at a time
       // (bounded memory in flight), all in this event and so in one storage commit.
       for (let start = 0; start < requests.length; start += MAX_BATCH_SIZE) {
         const chunk = requests.slice(start, start + MAX_BATCH_SIZE);
-        await Promise.all(chunk.map((request, index) => handleTrpcRequest(ws, request, start + index, ctx)));
+        await Promise.all(
+          chunk.map((request, index) => {
+            if (counted(request)) {
+              if (allowance === 0) return refuse(ws, request, tooFast);
+              allowance -= 1;
+            }
+            return handleTrpcRequest(ws, request, start + index, ctx);
+          }),
+        );
       }
     },
 
@@ -359,6 +393,11 @@ type JsonRpc = "2.0" | undefined;
 /** The `jsonrpc` field of an answer: present only when the request carried it. */
 function jsonrpcOf(jsonrpc: JsonRpc): { jsonrpc?: "2.0" } {
   return jsonrpc ? { jsonrpc } : {};
+}
+
+/** Whether a request takes a token of the rate limit: all but stopping a subscription. */
+function counted(request: unknown): boolean {
+  return !(isPlainObject(request) && request["method"] === "subscription.stop");
 }
 
 function idOf(raw: unknown): RequestId | null {

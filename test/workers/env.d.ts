@@ -6,5 +6,7 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** The example consumer Worker (examples/consumer), which calls rooms through the RoomService binding. */
     CONSUMER: Fetcher;
+    /** The `limits` project's room limits (JSON), as a deployment sets them. */
+    ROOM_LIMITS?: string;
   }
 }

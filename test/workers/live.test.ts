@@ -2,6 +2,7 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Task } from "../../schema";
 import { CHANGE_LOG_MAX_ENTRIES } from "../../src/lib/limits";
+import { DEFAULT_ROOM_LIMITS } from "../../src/protocol/room-limits";
 import type { FeedEvent } from "../../src/live/feeds";
 import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
 import { recorder } from "../helpers/recorder";
@@ -133,16 +134,22 @@ describe("change feeds", () => {
 
   it("sends resync when the log no longer reaches back to lastEventId", async () => {
     const room = uniqueRoom();
-    const writer = await open(room, "admin");
     // CHANGE_LOG_MAX_ENTRIES + 1,100 writes, 100 per frame: retention trims the oldest.
+    // Spread over sockets of one user, each within its request burst (DEFAULT_ROOM_LIMITS).
     const frames = Math.ceil((CHANGE_LOG_MAX_ENTRIES + 1_100) / 100);
+    const framesPerSocket = Math.floor(DEFAULT_ROOM_LIMITS.requestBurst / 100);
+    const writers = await Promise.all(Array.from({ length: Math.ceil(frames / framesPerSocket) }, () => open(room, "admin")));
     for (let frame = 0; frame < frames; frame += 1) {
-      writer.send(Array.from({ length: 100 }, (_, index) => create(frame * 100 + index, "bulk")));
+      writers[Math.floor(frame / framesPerSocket)]!.send(Array.from({ length: 100 }, (_, index) => create(frame * 100 + index, "bulk")));
     }
-    await writer.waitForFrames(frames * 100, 60_000);
+    await Promise.all(
+      writers.map((writer, index) => writer.waitForFrames(Math.min(framesPerSocket, frames - index * framesPerSocket) * 100, 60_000)),
+    );
+    for (const writer of writers) expect(writer.frames.every((frame) => !(frame as { error?: unknown }).error)).toBe(true);
     // The log keeps what the D1 replica has not confirmed; once it has, retention applies.
+    const writer = writers[0]!;
     writer.send({ id: "sync", method: "mutation", params: { path: "sync.forceSyncAll" } });
-    await writer.waitForFrames(frames * 100 + 1, 60_000);
+    await writer.waitForFrames(framesPerSocket * 100 + 1, 60_000);
     const oldest = await runInDurableObject(
       stub(room),
       (_instance, state) => state.storage.sql.exec<{ seq: number }>("SELECT min(seq) AS seq FROM _changes").one().seq,

@@ -9,7 +9,9 @@ import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import bundled from "../../drizzle/migrations.js";
+import { TableQuotas } from "../../src/live/table-quotas";
 import { applyRoomMigrations, expectedColumns, RoomSchemaError, verifyRoomSchema } from "../../src/room/room-migrations";
+import { clientFor, closeClients } from "../helpers/clients";
 
 type Entry = { idx: number; when: number; tag: string; breakpoints: boolean };
 type Config = { journal: { entries: Entry[] }; migrations: Record<string, string> };
@@ -56,6 +58,31 @@ function recorded(sql: SqlStorage, tags: string[]) {
 }
 
 describe("applyRoomMigrations", () => {
+  it("drops the room's quota triggers before a pending migration, so it may drop a column they name", async () => {
+    const room = `migrations-quota-${crypto.randomUUID().slice(0, 8)}`;
+    const client = await clientFor(room);
+    await client.tasks.create.mutate({ title: "counted", description: "0123456789" });
+    await closeClients();
+    const dropColumn = fake(950, 50, "0950_zz_drop_description", "ALTER TABLE tasks DROP COLUMN description");
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_room, state) => {
+      // Without the hook the quota triggers block it, and nothing is applied.
+      expect(() => applyRoomMigrations(state.storage, configWith(dropColumn))).toThrow(
+        /error in trigger _quota_tasks_\w+ after drop column/,
+      );
+      const quotas = new TableQuotas(state.storage.sql);
+      const before = quotas.usage("tasks");
+      const report = applyRoomMigrations(state.storage, configWith(dropColumn), () => quotas.dropTriggers());
+      expect(report.applied).toEqual(["0950_zz_drop_description"]);
+      // Reinstalled over the new columns, the table is recounted without the dropped values.
+      const columns = state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('tasks')")
+        .toArray()
+        .map((row) => row.name);
+      quotas.install([{ name: "tasks", columns, quota: { rows: 10, bytes: 100_000 } }]);
+      expect(quotas.usage("tasks")).toEqual({ rows: 1, bytes: before.bytes - "0123456789".length });
+    });
+  });
+
   it("applies pending migrations in journal order, records them, and applies nothing the second time", async () => {
     const first = fake(900, 10, "0900_zz_order_table", "CREATE TABLE zz_order (id integer PRIMARY KEY, note text NOT NULL)");
     // Needs the table of 0900: only works in journal order, although its timestamp is older.
