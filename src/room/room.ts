@@ -326,7 +326,13 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
 
     /** Workers RPC from the Worker's ticket route: a single-use connect ticket for an identity it verified (connect-tickets.ts). */
     async issueTicket(request: TicketRequest): Promise<TicketIssue> {
-      return this.#tickets.issue(request);
+      const issued = this.#tickets.issue(request);
+      // A ticket request is an HTTP call: it takes a token of the user's HTTP bucket.
+      if (issued.ok && this.#httpBuckets.take(request.identity.sub, 1) === 0) {
+        this.#tickets.redeem(issued.id);
+        return { ok: false, status: 429, message: rateLimited(this.#limits, "a user's HTTP calls to a room").message };
+      }
+      return issued;
     }
 
     /**

@@ -79,11 +79,10 @@ describe("request rate per connection", () => {
   it("refills at requestsPerSecond, and another socket of the same user has its own bucket", async () => {
     const room = uniqueRoom();
     const socket = await open(room);
-    socket.send(Array.from({ length: limits.requestBurst }, (_, index) => whoami(index + 1)));
-    await socket.waitForFrames(limits.requestBurst);
-    socket.send(whoami(100));
+    const started = Date.now();
+    socket.send(Array.from({ length: limits.requestBurst + 1 }, (_, index) => whoami(index + 1)));
     await socket.waitForFrames(limits.requestBurst + 1);
-    expect(answers(socket).get(100)!.error!.json.data.code).toBe("TOO_MANY_REQUESTS");
+    expect(answers(socket).get(limits.requestBurst + 1)!.error!.json.data.code).toBe("TOO_MANY_REQUESTS");
 
     const other = await open(room);
     other.send(whoami(1));
@@ -91,11 +90,11 @@ describe("request rate per connection", () => {
 
     // Half a second refills about half a second's worth of requests, never more.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    socket.send(Array.from({ length: limits.requestsPerSecond }, (_, index) => whoami(200 + index)));
-    await socket.waitForFrames(limits.requestBurst + 1 + limits.requestsPerSecond);
+    socket.send(Array.from({ length: limits.requestBurst }, (_, index) => whoami(200 + index)));
+    await socket.waitForFrames(limits.requestBurst + 1 + limits.requestBurst);
     const granted = [...answers(socket).values()].filter((answer) => answer.id >= 200 && answer.result !== undefined).length;
     expect(granted).toBeGreaterThanOrEqual(limits.requestsPerSecond / 2 - 1);
-    expect(granted).toBeLessThan(limits.requestsPerSecond);
+    expect(granted).toBeLessThanOrEqual(allowedSince(started) - limits.requestBurst);
   });
 
   it("does not count stopping a subscription, so a client over its rate can still stop what it started", async () => {
@@ -125,7 +124,7 @@ describe("request rate per connection", () => {
 
   it("answers seed frames beyond the rate with the seed protocol's error", async () => {
     const socket = await open(uniqueRoom());
-    const total = limits.requestBurst + 10;
+    const total = limits.requestBurst * 3;
     const started = Date.now();
     for (let index = 0; index < total; index += 1) socket.send({ action: "ping", requestId: index });
     await socket.waitForFrames(total);
@@ -146,7 +145,7 @@ describe("request rate per connection", () => {
       });
       return { status: response.status, body: (await response.json()) as { error?: { json: { data: { code: string } } } } };
     };
-    const total = limits.requestBurst + 10;
+    const total = limits.requestBurst * 3;
     const started = Date.now();
     const outcomes = await Promise.all(Array.from({ length: total }, () => call("busy")));
     const ok = outcomes.filter((outcome) => outcome.status === 200).length;
@@ -159,6 +158,28 @@ describe("request rate per connection", () => {
       expect(outcome.body.error!.json.data.code).toBe("TOO_MANY_REQUESTS");
     }
     expect((await call("someone-else")).status).toBe(200);
+  });
+});
+
+describe("connect tickets", () => {
+  it("count against the user's HTTP bucket: requests beyond it get 429", async () => {
+    const room = uniqueRoom();
+    const token = await tokenFor(room, "reader", "ticket-hungry");
+    const started = Date.now();
+    const statuses = await Promise.all(
+      Array.from({ length: limits.requestBurst * 2 }, async () => {
+        const response = await SELF.fetch(`http://example.com/rooms/${room}/ticket`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return response.status;
+      }),
+    );
+    const ok = statuses.filter((status) => status === 200).length;
+    expect(ok).toBeGreaterThanOrEqual(limits.requestBurst);
+    expect(ok).toBeLessThanOrEqual(allowedSince(started));
+    expect(statuses.filter((status) => status !== 200).every((status) => status === 429)).toBe(true);
+    expect(statuses.length - ok).toBeGreaterThan(0);
   });
 });
 
