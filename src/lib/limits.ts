@@ -134,6 +134,31 @@ export const SQL_TIME_BUDGET_MS = 5_000;
 export const MAX_RECURSIVE_CTE_ROWS = 100_000;
 
 /**
+ * Work budget of one read-only SQL query before it runs, in rows visited in the
+ * worst case its query plan allows (nested loops multiply; see
+ * docs/read-only-sql.md, "The cost estimate"). One SQLite step cannot be
+ * interrupted, so a query over this is refused unrun. Measured here, the slowest
+ * plain visit (a nested loop over a table, comparing text) ran 4.9 M rows/s:
+ * 10 M is ≈ 2 s, under SQL_TIME_BUDGET_MS with room for slower rows.
+ */
+export const MAX_SQL_PLAN_COST = 10_000_000;
+
+/**
+ * Largest string or blob SQLite builds here (bytes): measured, zeroblob(8388642)
+ * works and one byte more is SQLITE_TOOBIG. The cost estimate's bound for a
+ * value it cannot see (a json_each input, what a function may build).
+ */
+export const SQLITE_VALUE_MAX_BYTES = 8_388_642;
+
+/**
+ * Bytes of a row that count as one visit in the cost estimate: a table whose
+ * rows average more (the database's size over the table's rows, an upper
+ * bound) costs proportionally more per visit. The 4.9 M rows/s measured for
+ * MAX_SQL_PLAN_COST were ≈ 250-byte rows.
+ */
+export const SQL_VISIT_BYTES = 1_024;
+
+/**
  * Replication window: a push waits this long after the first unreplicated
  * commit, so a burst of writes becomes one D1 batch instead of one per write.
  */

@@ -5,11 +5,15 @@
  * (sql-statement.ts); (2) SQLite compiles it and its bytecode opens no write
  * cursor, no write transaction, only readable tables and no virtual table but
  * json_each / json_tree (program-check.ts), and every recursive CTE in its
- * query plan is one the text check bounded (recursion-check.ts);
+ * query plan is one the text check bounded (recursion-check.ts), and the
+ * plan's worst-case work, from the room's current table sizes, fits
+ * MAX_SQL_PLAN_COST (plan-cost.ts), since a running step cannot be stopped;
  * (3) it runs in a transaction that always rolls back, and a write the cursor
  * reports fails the request (rolled-back.ts). Receives the room's storage;
  * the rpc slice `sql.query` calls it.
  */
+import { SQL_VISIT_BYTES } from "../lib/limits";
+import { checkPlanCost, type IndexFacts, type PlanCost, type PlanFacts } from "./plan-cost";
 import { EXPLAIN_COLUMNS, checkProgram, opensVirtualTable, type Instruction, type SchemaObject } from "./program-check";
 import { checkRecursion, mayRecurse, type PlanRow } from "./recursion-check";
 import { rolledBack } from "./rolled-back";
@@ -17,6 +21,9 @@ import { SqlRefused } from "./sql-errors";
 import type { SqlParam } from "./sql-input";
 import { readResult, type SqlResult } from "./sql-result";
 import { checkStatement, type CheckedStatement } from "./sql-statement";
+import { foldName } from "./sql-tokenizer";
+import { readShape } from "./statement-shape";
+import { UNKNOWN_JSON_CHARS, visitWeight } from "./visit-weight";
 
 /** What read-only SQL needs of the room: its `ctx.storage`. */
 export type SqlRoomStorage = Pick<DurableObjectStorage, "sql" | "transactionSync">;
@@ -64,13 +71,7 @@ export class ReadOnlySql {
     const statement = checkStatement(query.sql);
     const params = query.params ?? [];
     return rolledBack(this.#storage, () => {
-      const program = this.#explain(statement, params);
-      checkProgram(program, {
-        schema: this.#schema(),
-        readableTables: this.#readable,
-        jsonTables: opensVirtualTable(program) ? this.#jsonTables() : new Set(),
-      });
-      if (mayRecurse(program)) checkRecursion(this.#queryPlan(statement, params), statement.boundedRecursion);
+      this.#check(statement, params);
       const cursor = sqlite(statement.textOffset, () => this.#storage.sql.exec(statement.text, ...params));
       const result = sqlite(statement.textOffset, () => readResult(cursor, { now: this.#now, startedAt }));
       if (cursor.rowsWritten !== 0) {
@@ -78,6 +79,35 @@ export class ReadOnlySql {
       }
       return result;
     });
+  }
+
+  /**
+   * Runs every check of `query` without running it and returns its plan's
+   * worst case (null for EXPLAIN, which only compiles). Throws SqlRefused as
+   * `query` would.
+   *
+   * @example
+   * sql.estimate({ sql: "SELECT count(*) FROM tasks a, tasks b" }); // → { cost: 9_003_000, worst: "SCAN a (3,000 rows) × SCAN b (3,000 rows)" }
+   */
+  estimate(query: SqlQuery): PlanCost | null {
+    const statement = checkStatement(query.sql);
+    return rolledBack(this.#storage, () => this.#check(statement, query.params ?? []));
+  }
+
+  /** Layer 2: the compiled program, the recursion bound and the plan's cost. */
+  #check(statement: CheckedStatement, params: readonly SqlParam[]): PlanCost | null {
+    const program = this.#explain(statement, params);
+    const schema = this.#schema();
+    checkProgram(program, {
+      schema,
+      readableTables: this.#readable,
+      jsonTables: opensVirtualTable(program) ? this.#jsonTables() : new Set(),
+    });
+    const plan = this.#queryPlan(statement, params);
+    if (mayRecurse(program)) checkRecursion(plan, statement.boundedRecursion);
+    // EXPLAIN [QUERY PLAN] … only compiles the statement: nothing to bound.
+    if (statement.programOffset !== statement.textOffset) return null;
+    return checkPlanCost(plan, this.#planFacts(program, schema, statement, params));
   }
 
   /** The statement's bytecode, compiled by SQLite itself. */
@@ -101,6 +131,81 @@ export class ReadOnlySql {
     );
   }
 
+  /** What the cost estimate needs besides the plan, read now: the sizes of the tables the program opens, their indexes. */
+  #planFacts(
+    program: readonly Instruction[],
+    schema: ReadonlyMap<number, SchemaObject>,
+    statement: CheckedStatement,
+    params: readonly SqlParam[],
+  ): PlanFacts {
+    const opened = program.flatMap((instruction) =>
+      instruction.opcode === "OpenRead" || instruction.opcode === "ReopenIdx"
+        ? [schema.get(instruction.p2)].filter((object) => !!object)
+        : [],
+    );
+    const databaseBytes = this.#storage.sql.databaseSize;
+    const tableRows = new Map<string, number>();
+    const tableWeights = new Map<string, number>();
+    for (const table of new Set(opened.map((object) => object.table))) {
+      const rows = this.#storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${quoteName(table)}`).one().n;
+      tableRows.set(foldName(table), rows);
+      tableWeights.set(foldName(table), Math.max(1, databaseBytes / Math.max(1, rows) / SQL_VISIT_BYTES));
+    }
+    const indexes = new Map<string, IndexFacts>();
+    for (const object of opened) {
+      if (object.type !== "index" || indexes.has(foldName(object.name))) continue;
+      const listed = this.#storage.sql
+        .exec<{ name: string; unique: number }>('SELECT name, "unique" FROM pragma_index_list(?)', object.table)
+        .toArray()
+        .find((row) => row.name === object.name);
+      const columns = this.#storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM pragma_index_info(?)", object.name).one().n;
+      indexes.set(foldName(object.name), {
+        name: object.name,
+        table: foldName(object.table),
+        tableName: object.table,
+        unique: listed?.unique === 1,
+        columns,
+      });
+    }
+    const groups = new Map<string, number | undefined>();
+    const largestGroup = (index: string, columns: number): number | undefined => {
+      const key = `${index}\u0000${columns}`;
+      if (!groups.has(key)) groups.set(key, this.#largestGroup(index, columns, indexes));
+      return groups.get(key);
+    };
+    const shape = readShape(statement.tokens, params);
+    const jsonChars = shape.jsonInputChars ?? UNKNOWN_JSON_CHARS;
+    return {
+      tableRows,
+      tableWeights,
+      indexes,
+      cteLimits: statement.cteLimits,
+      shape,
+      // Each element of a JSON text takes at least two characters (`1,`).
+      jsonRows: opensVirtualTable(program) ? Math.ceil(jsonChars / 2) + 1 : 0,
+      visitWeight: visitWeight(program, statement.boundedRecursion.size > 0),
+      largestGroup,
+    };
+  }
+
+  /** Most rows sharing one value of the index's first `columns` key columns, counted now (one scan of the index). */
+  #largestGroup(index: string, columns: number, indexes: ReadonlyMap<string, IndexFacts>): number | undefined {
+    const facts = indexes.get(index);
+    if (!facts) return undefined;
+    const keys = this.#storage.sql
+      .exec<{ name: string | null }>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", facts.name)
+      .toArray()
+      .slice(0, columns)
+      .map((row) => row.name);
+    if (keys.length < columns || keys.some((key) => key === null)) return undefined;
+    const row = this.#storage.sql
+      .exec<{ n: number | null }>(
+        `SELECT max(n) AS n FROM (SELECT count(*) AS n FROM ${quoteName(facts.tableName)} GROUP BY ${keys.map((key) => quoteName(key!)).join(", ")})`,
+      )
+      .one();
+    return row.n ?? 0;
+  }
+
   /** The `vtab:` addresses of json_each and json_tree, learned on this connection in this transaction. */
   #jsonTables(): Set<string> {
     const tables = new Set<string>();
@@ -122,6 +227,14 @@ export class ReadOnlySql {
       .toArray();
     return new Map(rows.map((row) => [row.rootpage, { type: row.type, name: row.name, table: row.tbl_name }]));
   }
+}
+
+/**
+ * An identifier as SQL text. Identifiers cannot be bound parameters; the only
+ * ones quoted here come from sqlite_schema and pragma_index_info, never from a caller.
+ */
+function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /**

@@ -27,6 +27,8 @@ export const SQL_REFUSALS = {
   internalTable: "FORBIDDEN",
   /** The statement uses a virtual table or pragma function other than json_each / json_tree. */
   virtualTable: "FORBIDDEN",
+  /** The query plan's worst case is over MAX_SQL_PLAN_COST, or has a step the estimate cannot bound: refused before it runs. */
+  tooCostly: "BAD_REQUEST",
   /** The query used up its work or time budget. */
   budget: "TIMEOUT",
   /** A write happened despite every check; it was rolled back. Never expected. */

@@ -22,6 +22,13 @@ export interface CheckedStatement {
   programOffset: number;
   /** Names of the recursive CTEs found and bounded by a literal LIMIT (ASCII lower-case), for the query-plan check. */
   boundedRecursion: ReadonlySet<string>;
+  /**
+   * Every CTE name → the rows its body's trailing literal LIMIT allows, or null
+   * when some CTE of that name has none: a row bound for the cost estimate.
+   */
+  cteLimits: ReadonlyMap<string, number | null>;
+  /** The statement's tokens (without a trailing `;`), for the cost estimate's reading of the text. */
+  tokens: readonly Token[];
 }
 
 /** Statement kinds that read. */
@@ -83,7 +90,7 @@ export function checkStatement(sql: string): CheckedStatement {
     throw new SqlRefused("multipleStatements", `found ${statements} statements separated by ";"; ${ONLY_READS}`);
   }
   checkNames(tokens);
-  const boundedRecursion = checkRecursiveCtes(tokens, first);
+  const { bounded: boundedRecursion, limits: cteLimits } = checkRecursiveCtes(tokens, first);
 
   const last = tokens[tokens.length - 1]!;
   const head = tokens[0]!;
@@ -94,6 +101,8 @@ export function checkStatement(sql: string): CheckedStatement {
     program: sql.slice(programHead.start, last.end),
     programOffset: programHead.start,
     boundedRecursion,
+    cteLimits,
+    tokens,
   };
 }
 
@@ -211,10 +220,12 @@ function startsWithClause(tokens: readonly Token[], at: number, head: number): b
  * Every CTE whose body names itself is recursive (SQLite does not need the
  * RECURSIVE keyword); each must end with a literal `LIMIT n [OFFSET m]` whose
  * n + m is at most MAX_RECURSIVE_CTE_ROWS, so a forgotten stop condition
- * cannot run forever inside one SQLite step. Returns the recursive CTEs' names.
+ * cannot run forever inside one SQLite step. Returns the recursive CTEs' names,
+ * and every CTE's literal LIMIT (null for a name some CTE uses without one).
  */
-function checkRecursiveCtes(tokens: readonly Token[], head: number): Set<string> {
+function checkRecursiveCtes(tokens: readonly Token[], head: number): { bounded: Set<string>; limits: Map<string, number | null> } {
   const bounded = new Set<string>();
+  const limits = new Map<string, number | null>();
   tokens.forEach((_, at) => {
     if (!startsWithClause(tokens, at, head)) return;
     const { ctes, main } = readWith(tokens, at);
@@ -223,9 +234,12 @@ function checkRecursiveCtes(tokens: readonly Token[], head: number): Set<string>
     }
     for (const cte of ctes) {
       const body = tokens.slice(cte.open + 1, cte.close);
+      const limit = literalLimit(body);
+      const known = limits.get(cte.name);
+      limits.set(cte.name, limit === null || known === null ? null : Math.max(limit, known ?? 0));
       // A string names a table too (FROM 'c'), so it counts as a reference: at worst a LIMIT is asked for needlessly.
       if (!body.some((item) => isName(item) && item.name === cte.name)) continue;
-      const rows = literalLimit(body);
+      const rows = limit;
       if (rows === null || rows > MAX_RECURSIVE_CTE_ROWS) {
         throw new SqlRefused(
           "unboundedRecursion",
@@ -236,7 +250,7 @@ function checkRecursiveCtes(tokens: readonly Token[], head: number): Set<string>
       bounded.add(cte.name);
     }
   });
-  return bounded;
+  return { bounded, limits };
 }
 
 /** Rows a body's own trailing `LIMIT n [OFFSET m]` / `LIMIT m, n` lets it produce (n + m), or null when it has none that is literal. */

@@ -2,9 +2,10 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { TRPCClientError } from "@trpc/client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../src/protocol/identity";
-import { MAX_RECURSIVE_CTE_ROWS } from "../../src/lib/limits";
+import { MAX_RECURSIVE_CTE_ROWS, MAX_SQL_PLAN_COST, SQL_TIME_BUDGET_MS } from "../../src/lib/limits";
 import { MAX_SQL_CHARS, MAX_SQL_PARAMS, MAX_SQL_RESULT_BYTES, MAX_SQL_RESULT_ROWS } from "../../src/protocol/wire-limits";
 import { ReadOnlySql } from "../../src/sql/read-only-sql";
+import type { SqlParam } from "../../src/sql/sql-input";
 import { checkRecursion, type PlanRow } from "../../src/sql/recursion-check";
 const READABLE_TABLES = ["tasks", "_debounced_state"];
 import { rolledBack } from "../../src/sql/rolled-back";
@@ -330,9 +331,9 @@ describe("read-only SQL: limits", () => {
 
   it("stops a query that keeps reading past its work budget, between rows", async () => {
     const admin = await clientFor(room, "admin");
-    // 9 million pairs, one result row per 100,000: the budget (5 million rows read) runs out after ~50 rows.
+    // 6.25 million pairs (under the plan's budget), one result row per 100,000: the budget (5 million rows read) runs out after ~50 rows.
     const refused = await refusal(
-      admin.sql.query.query({ sql: `${series(3_000)} SELECT a.x, b.x FROM c AS a, c AS b WHERE (a.x * 3000 + b.x) % 100000 = 0` }),
+      admin.sql.query.query({ sql: `${series(2_500)} SELECT a.x, b.x FROM c AS a, c AS b WHERE (a.x * 2500 + b.x) % 100000 = 0` }),
     );
     expect(refused).toEqual({ code: "TIMEOUT", message: expect.stringMatching(/read more than 5000000 rows/) });
   });
@@ -364,6 +365,193 @@ describe("read-only SQL: limits", () => {
     const tooLarge = await refusal(admin.sql.query.query({ sql: `${series(MAX_RECURSIVE_CTE_ROWS + 1)} SELECT count(*) FROM c` }));
     expect(tooLarge.message).toMatch(/this one allows 100001/);
   });
+});
+
+describe("read-only SQL: the cost estimate, before the query runs", () => {
+  const room = uniqueRoom("sql-cost");
+  const series = (rows: number, name = "c") => `WITH RECURSIVE ${name}(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM ${name} LIMIT ${rows})`;
+  const TASKS = 3_000;
+
+  beforeAll(async () => {
+    // 3,000 tasks with 200-character descriptions, written directly: the plan's table sizes are the room's current ones.
+    await runInDurableObject(stub(room), (_instance, state) => {
+      state.storage.sql.exec(
+        `INSERT INTO tasks (title, description, status, priority, position, created_by, created_at, updated_at)
+         ${series(TASKS)} SELECT 'task ' || x, printf('%.200c', 'd'), CASE x % 3 WHEN 0 THEN 'pending' WHEN 1 THEN 'in_progress' ELSE 'completed' END,
+         x % 4, x, 'user' || (x % 50), x, x FROM c`,
+      );
+    });
+  });
+
+  /** Runs `sql` inside the room with ReadOnlySql: its outcome and how long the room was held (ms). */
+  function timed(sql: string, params: SqlParam[] = []) {
+    return runInDurableObject(stub(room), (_instance, state) => {
+      const readOnly = new ReadOnlySql(state.storage, { readableTables: READABLE_TABLES });
+      const startedAt = Date.now();
+      try {
+        const result = readOnly.query({ sql, params });
+        return { outcome: "ran", rows: result.rows, ms: Date.now() - startedAt };
+      } catch (error) {
+        const reason = (error as { reason?: string }).reason;
+        return {
+          outcome: reason === "budget" ? "ran" : `refused (${reason})`,
+          message: (error as Error).message,
+          ms: Date.now() - startedAt,
+        };
+      }
+    });
+  }
+
+  /** The plan's worst case for `sql` in the room (the query does not run), or the refusal's message. */
+  function estimate(sql: string): Promise<number | string> {
+    return runInDurableObject(stub(room), (_instance, state) => {
+      try {
+        return new ReadOnlySql(state.storage, { readableTables: READABLE_TABLES }).estimate({ sql })?.cost ?? 0;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    });
+  }
+
+  // Before the estimate this passed every check and held the room (locally the whole process) for 43.5 s in one SQLite step.
+  it("refuses the cross join of two 100,000-row CTEs under count(*) at once, naming the loops and the budget", async () => {
+    const admin = await clientFor(room, "admin");
+    const startedAt = Date.now();
+    const refused = await refusal(
+      admin.sql.query.query({
+        sql:
+          "WITH RECURSIVE a(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM a LIMIT 100000), " +
+          "b(y) AS (SELECT 1 UNION ALL SELECT y+1 FROM b LIMIT 100000) SELECT count(*) FROM a, b",
+      }),
+    );
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(refused.code).toBe("BAD_REQUEST");
+    expect(refused.message).toMatch(
+      /^the query may take up to [\d,]{14} row visits \(weighted by the work each does\), over the 10,000,000 a query may \(MAX_SQL_PLAN_COST\)/,
+    );
+    expect(refused.message).toContain("SCAN a (100,000 rows) × SCAN b (100,000 rows)");
+    expect((await admin.sql.query.query({ sql: "SELECT count(*) FROM tasks" })).rows).toEqual([[TASKS]]);
+  });
+
+  it.each([
+    {
+      name: "a 100,000-row CTE joined with itself",
+      sql: `${series(100_000)} SELECT count(*) FROM c AS a, c AS b`,
+      worst: /SCAN a \(100,000 rows\) × SCAN b/,
+    },
+    { name: "three 1,000-row CTEs", sql: `${series(1_000)} SELECT count(*) FROM c a, c b, c d`, worst: /× SCAN d \(1,000 rows\)/ },
+    {
+      name: "the room's table three times",
+      sql: "SELECT count(*) FROM tasks a, tasks b, tasks d WHERE a.title < b.title",
+      worst: /SCAN a \(3,000 rows\) × SCAN b/,
+    },
+    {
+      name: "a sort of a cross join",
+      sql: `${series(5_000)} SELECT a.x FROM c a, c b ORDER BY a.x * b.x LIMIT 1`,
+      worst: /sorting 25,000,000 rows/,
+    },
+    {
+      name: "a correlated subquery per row",
+      sql: `${series(100_000)} SELECT count(*) FROM c a WHERE (SELECT count(*) FROM c b WHERE b.x < a.x) > 0`,
+      worst: /a correlated subquery run 100,000 times/,
+    },
+    {
+      name: "json_each of a computed value, twice",
+      sql: `${series(1_000)}, j(a) AS (SELECT json_group_array(x) FROM c) SELECT count(*) FROM j, json_each(j.a) p, json_each(j.a) q`,
+      worst: /SCAN p VIRTUAL TABLE INDEX .*json_each/,
+    },
+    {
+      name: "a megabyte-sized value built per row",
+      sql: `${series(100_000)} SELECT sum(length(hex(zeroblob(1000000 + x)))) FROM c`,
+      worst: /recursive CTE c/,
+    },
+    {
+      name: "a value doubled at each recursive step",
+      sql: "WITH RECURSIVE c(i, s) AS (SELECT 1, 'x' UNION ALL SELECT i + 1, substr(s || s, 1, 4000000) FROM c LIMIT 1000) SELECT max(length(s)) FROM c",
+      worst: /recursive CTE c, 1,001 steps/,
+    },
+  ])("refuses $name before it runs", async ({ sql, worst }) => {
+    const { outcome, message, ms } = await timed(sql);
+    expect(outcome).toBe("refused (tooCostly)");
+    expect(message).toMatch(/MAX_SQL_PLAN_COST/);
+    expect(message).toMatch(worst);
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it(`still runs what analysts write over ${TASKS} tasks`, async () => {
+    const admin = await clientFor(room, "admin");
+    const queries: { sql: string; params?: SqlParam[] }[] = [
+      { sql: SEED_GROUP_BY },
+      { sql: SEED_WINDOW },
+      { sql: SEED_CTE },
+      { sql: "SELECT t.title, u.title FROM tasks t JOIN tasks u ON u.id = t.position WHERE t.priority = 3" },
+      {
+        sql: "WITH s AS (SELECT status, count(*) AS n FROM tasks GROUP BY status) SELECT tasks.id, s.n FROM tasks JOIN s ON s.status = tasks.status",
+      },
+      {
+        sql: "WITH top AS (SELECT id FROM tasks ORDER BY updated_at DESC LIMIT 10) SELECT count(*) FROM tasks, top WHERE tasks.id > top.id",
+      },
+      {
+        sql: "SELECT value, (SELECT count(*) FROM tasks WHERE status = value) AS n FROM json_each(?)",
+        params: ['["pending","completed"]'],
+      },
+      { sql: "SELECT created_by, count(*), max(priority) FROM tasks WHERE id IN (1, 2, 3, 500) GROUP BY created_by" },
+      { sql: "SELECT DISTINCT printf('%s (%d)', status, priority) AS label FROM tasks ORDER BY label" },
+      { sql: `${series(31)} SELECT c.x AS day, count(t.id) FROM c LEFT JOIN tasks t ON t.priority = c.x % 4 GROUP BY c.x` },
+    ];
+    for (const query of queries) {
+      const result = await admin.sql.query.query(query);
+      expect(result.rowCount, query.sql).toBeGreaterThan(0);
+    }
+  });
+
+  /** The largest n whose query the estimate lets through (it grows with n), found without running anything. */
+  async function edge(query: (n: number) => string, high: number): Promise<number> {
+    let low = 1;
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      const cost = await estimate(query(mid));
+      if (typeof cost === "number" && cost <= MAX_SQL_PLAN_COST) low = mid;
+      else high = mid;
+    }
+    return low;
+  }
+
+  // A correctness bound, not a benchmark: the slowest kinds of work at the edge of the budget still end within the time limit.
+  it.each([
+    {
+      name: "a CTE against a table scan, comparing text",
+      query: (n: number) => `${series(n)} SELECT count(*) FROM c, tasks t WHERE t.title < c.x`,
+      high: 100_000,
+    },
+    {
+      name: "a correlated subquery scanning the table",
+      query: (n: number) => `${series(n)} SELECT count(*) FROM c WHERE (SELECT count(*) FROM tasks t WHERE t.description > c.x) > 0`,
+      high: 100_000,
+    },
+    {
+      name: "8-megabyte values built per row",
+      query: (n: number) => `${series(n)} SELECT sum(length(hex(zeroblob(4000000 + x)))) FROM c`,
+      high: 1_000,
+    },
+    {
+      name: "a cross join of CTEs",
+      query: (n: number) => `${series(n)} SELECT count(*) FROM c a, c b WHERE a.x % 7 = b.x % 5`,
+      high: 100_000,
+    },
+  ])(
+    `runs $name at the budget's edge within ${SQL_TIME_BUDGET_MS} ms, and refuses one row more`,
+    { timeout: 60_000 },
+    async ({ query, high }) => {
+      const n = await edge(query, high);
+      expect(n).toBeLessThan(high - 1);
+      const atEdge = await timed(query(n));
+      expect(atEdge.outcome).toBe("ran");
+      expect(atEdge.ms).toBeLessThan(SQL_TIME_BUDGET_MS);
+      console.log(`${query(n)}: ${atEdge.ms} ms at the edge (n = ${n})`);
+      expect((await timed(query(n + 1))).outcome).toBe("refused (tooCostly)");
+    },
+  );
 });
 
 describe("read-only SQL: the text is read as SQLite's tokenizer reads it", () => {
