@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import * as limits from "../../src/lib/limits";
 import * as wire from "../../src/protocol/wire-limits";
+import { DEFAULT_ROOM_LIMITS } from "../../src/protocol/room-limits";
 import { engineRouters, ENGINE_NAMESPACES } from "../../src/rpc/engine-router";
 import { router } from "../../src/rpc/init";
 import { proceduresOf, type ProcedureInfo } from "../../src/rpc/procedures";
@@ -102,6 +103,25 @@ describe("docs/task-board.md", () => {
 
   it("lists the task board's seed methods, each mapped onto its procedure of the same type", async () => {
     expect(seedTableOf(await read("docs/task-board.md"))).toEqual(seedMethodsOf(app.seedMethods, appProcedures));
+  });
+});
+
+describe("README.md room limits", () => {
+  it("quotes the defaults of src/protocol/room-limits.ts", async () => {
+    const readme = await read("README.md");
+    const d = DEFAULT_ROOM_LIMITS;
+    const row = (setting: string) => readme.split("\n").find((line) => line.startsWith(`| ${setting}`)) ?? "";
+    expect(row("`requestsPerSecond`, `requestBurst`")).toContain(
+      `| ${count(d.requestsPerSecond)} requests/s, bursts of ${count(d.requestBurst)}, `,
+    );
+    expect(row("`socketsPerUser`")).toContain(`| ${count(d.socketsPerUser)} per user in a room`);
+    expect(row("`socketsPerRoom`")).toContain(`| ${count(d.socketsPerRoom)} `);
+    expect(row("`subscriptionsPerUser`")).toContain(`| ${count(d.subscriptionsPerUser)} per user in a room`);
+    expect(row("`subscriptionsPerRoom`")).toContain(`| ${count(d.subscriptionsPerRoom)} `);
+    expect(row("`table.rows`, `table.bytes`")).toContain(
+      `| ${count(d.table.rows)} rows and ${bytes(d.table.bytes)} of values per table per room`,
+    );
+    expect(row("`debouncedKeys`, `debouncedBytes`")).toContain(`| ${count(d.debouncedKeys)} keys and ${bytes(d.debouncedBytes)} per room`);
   });
 });
 
