@@ -12,7 +12,7 @@
  * reports fails the request (rolled-back.ts). Receives the room's storage;
  * the rpc slice `sql.query` calls it.
  */
-import { SQL_VISIT_BYTES } from "../lib/limits";
+import { MAX_SQL_PLAN_COST, SQL_VISIT_BYTES } from "../lib/limits";
 import { checkPlanCost, type IndexFacts, type PlanCost, type PlanFacts } from "./plan-cost";
 import { EXPLAIN_COLUMNS, checkProgram, opensVirtualTable, type Instruction, type SchemaObject } from "./program-check";
 import { checkRecursion, mayRecurse, type PlanRow } from "./recursion-check";
@@ -170,7 +170,7 @@ export class ReadOnlySql {
     const groups = new Map<string, number | undefined>();
     const largestGroup = (index: string, columns: number): number | undefined => {
       const key = `${index}\u0000${columns}`;
-      if (!groups.has(key)) groups.set(key, this.#largestGroup(index, columns, indexes));
+      if (!groups.has(key)) groups.set(key, this.#largestGroup(index, columns, indexes, tableRows));
       return groups.get(key);
     };
     const shape = readShape(statement.tokens, params);
@@ -188,10 +188,19 @@ export class ReadOnlySql {
     };
   }
 
-  /** Most rows sharing one value of the index's first `columns` key columns, counted now (one scan of the index). */
-  #largestGroup(index: string, columns: number, indexes: ReadonlyMap<string, IndexFacts>): number | undefined {
+  /**
+   * Most rows sharing one value of the index's first `columns` key columns,
+   * counted now (one scan of the index) — unless the table is larger than the
+   * plan budget, where that scan would cost more than it can save.
+   */
+  #largestGroup(
+    index: string,
+    columns: number,
+    indexes: ReadonlyMap<string, IndexFacts>,
+    tableRows: ReadonlyMap<string, number>,
+  ): number | undefined {
     const facts = indexes.get(index);
-    if (!facts) return undefined;
+    if (!facts || (tableRows.get(facts.table) ?? Infinity) > MAX_SQL_PLAN_COST) return undefined;
     const keys = this.#storage.sql
       .exec<{ name: string | null }>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", facts.name)
       .toArray()
