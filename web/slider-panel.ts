@@ -83,6 +83,8 @@ export function mountSlider(session: Session, names: ReadonlyMap<string, string>
         return;
       }
       if (event.key !== SLIDER_KEY) return;
+      // A deleted key keeps the slider where it is until the next update.
+      if (event.type === "delete") return;
       if (dragging) return;
       if (event.updatedBy === member.sub && performance.now() - lastLocalAt < LOCAL_GRACE_MS) return;
       show(event.value, event.updatedBy);
