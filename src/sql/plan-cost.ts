@@ -247,18 +247,39 @@ class Estimator {
     };
   }
 
-  /** One loop of the plan: how many rows it visits each time it runs. */
+  /**
+   * One loop of the plan: how many rows it visits each time it runs. The plan
+   * prints a loop's alias verbatim, and an alias may be any text (`AS "a USING
+   * INTEGER PRIMARY KEY (rowid=?)"`), so the detail is read at every name the
+   * statement knows that it may start with, and the largest reading counts.
+   */
   private loop(detail: string, self: string | null): Loop {
     const what = detail.replace(/ \(.*\)$/, "");
-    if (detail === "SCAN CONSTANT ROW") return { size: 1, weight: 1, what, setup: 0 };
-    const values = /^SCAN (\d+)-ROW VALUES CLAUSE$/.exec(detail);
-    if (values) return { size: Number(values[1]), weight: 1, what, setup: 0 };
-    if (/ VIRTUAL TABLE INDEX /.test(detail))
-      return { size: this.facts.jsonRows, weight: 1, what: `${what} (json_each / json_tree)`, setup: 0 };
+    const rest = detail.replace(/^(?:SCAN|SEARCH) /, "");
+    const readings: Loop[] = [];
+    if (rest === "CONSTANT ROW") readings.push({ size: 1, weight: 1, what, setup: 0 });
+    const values = /^(\d+)-ROW VALUES CLAUSE$/.exec(rest);
+    if (values) readings.push({ size: Number(values[1]), weight: 1, what, setup: 0 });
+    const folded = foldName(rest);
+    for (const name of this.knownNames()) {
+      if (folded === name || folded.startsWith(`${name} `)) readings.push(this.named(name, rest.slice(name.length), what, self));
+    }
+    if (readings.length === 0) readings.push({ size: this.fallback(), weight: this.maxWeight(), what, setup: 0 });
+    return readings.reduce((top, reading) =>
+      reading.size * reading.weight + reading.setup > top.size * top.weight + top.setup ? reading : top,
+    );
+  }
 
-    const parsed = /^(?:SCAN|SEARCH) (.+?)(?: EXISTS)?(?: USING (.+?))?(?: LEFT-JOIN)?$/.exec(detail);
-    const name = foldName(parsed?.[1] ?? "");
-    const using = parsed?.[2] ?? "";
+  /** A loop over `name`, the rest of its detail being `tail` (`""`, ` USING …`, ` VIRTUAL TABLE INDEX …`). */
+  private named(name: string, tail: string, what: string, self: string | null): Loop {
+    if (tail.startsWith(" VIRTUAL TABLE INDEX ")) {
+      // json_each / json_tree are the only virtual tables the program check lets through.
+      const size = this.facts.jsonRows > 0 ? this.facts.jsonRows : this.fallback();
+      return { size, weight: 1, what: `${what} (json_each / json_tree)`, setup: 0 };
+    }
+    const parsed = /^(?: EXISTS)?(?: USING (.+?))?(?: LEFT-JOIN)?$/.exec(tail);
+    if (!parsed) return { size: this.fallback(), weight: this.maxWeight(), what, setup: 0 };
+    const using = parsed[1] ?? "";
     const index = /^(?:COVERING )?INDEX (\S+)/.exec(using)?.[1];
     const indexFacts = index === undefined ? undefined : this.facts.indexes.get(foldName(index));
     const table = indexFacts?.table;
@@ -269,14 +290,31 @@ class Estimator {
     const equalities = leading === -1 ? terms.length : leading;
     // A lookup may run once per value of an IN list that drives it.
     const perValue = Math.max(1, this.inValues()) ** Math.max(1, equalities);
-    if (using.startsWith("INTEGER PRIMARY KEY") && /\(rowid=\?\)$/.test(using))
-      return { size: Math.min(size, perValue), weight, what, setup: 0 };
+    if (using === "INTEGER PRIMARY KEY (rowid=?)") return { size: Math.min(size, perValue), weight, what, setup: 0 };
     if (indexFacts !== undefined && index !== undefined && equalities > 0) {
       const group = indexFacts.unique && equalities >= indexFacts.columns ? 1 : this.facts.largestGroup(foldName(index), equalities);
       if (group !== undefined) return { size: Math.min(size, group * perValue), weight, what, setup: 0 };
     }
     const automatic = using.startsWith("AUTOMATIC ");
     return { size, weight, what, setup: automatic ? size : 0 };
+  }
+
+  /** Every name a loop may carry: tables, CTEs and subqueries of the plan, and every name and alias in the text. */
+  private knownNames(): Set<string> {
+    const { shape } = this.facts;
+    return new Set([
+      ...this.facts.tableRows.keys(),
+      ...this.nodeRows.keys(),
+      ...this.known.keys(),
+      ...this.facts.cteLimits.keys(),
+      ...shape.subqueryAliases,
+      ...shape.aliases.keys(),
+      ...[...shape.aliases.values()].flatMap((sources) => [...sources]),
+    ]);
+  }
+
+  private maxWeight(): number {
+    return Math.max(1, ...this.facts.tableWeights.values());
   }
 
   /** Values an IN operator may feed an equality lookup with. */
@@ -296,7 +334,9 @@ class Estimator {
     const candidates = [name, ...(this.facts.shape.aliases.get(name) ?? [])]
       .map((source) => this.sizeOf(source))
       .filter((size): size is number => size !== undefined);
-    return candidates.length > 0 ? Math.max(...candidates) : this.fallback();
+    // `FROM (tasks) AS c` names a parenthesized table c too: with a CTE c around, the name alone does not tell which.
+    const ambiguous = this.facts.shape.subqueryAliases.has(name) && this.facts.cteLimits.has(name);
+    return candidates.length > 0 && !ambiguous ? Math.max(...candidates) : this.fallback();
   }
 
   private sizeOf(name: string): number | undefined {

@@ -25,31 +25,22 @@ export interface StatementShape {
   jsonInputChars: number | null;
 }
 
-/** Words that end a table reference instead of naming it (no alias is written without AS before them). */
-const NOT_AN_ALIAS = new Set([
-  "where",
-  "join",
-  "on",
-  "using",
-  "left",
-  "right",
-  "full",
-  "inner",
-  "cross",
-  "natural",
-  "outer",
-  "group",
-  "order",
-  "limit",
-  "union",
-  "except",
-  "intersect",
-  "window",
-  "having",
-  "indexed",
-  "not",
-  "as",
-]);
+/**
+ * SQLite's reserved words: never a bare name (SQLite's grammar falls back to
+ * reading every other keyword as an identifier), so never a source or an alias
+ * unless quoted. Anything else right after a name is read as an alias: reading
+ * too many is harmless, missing one is not.
+ */
+const RESERVED = new Set(
+  (
+    "all and as between case check collate commit constraint create cross default deferrable delete distinct drop else escape except " +
+    "exists foreign from full group having in index indexed inner insert intersect into is isnull join left limit natural not notnull " +
+    "null on or order outer primary references returning right select set table then to transaction union unique update using values when where"
+  ).split(" "),
+);
+
+/** Join keywords: reserved, yet SQLite's grammar takes them as a table or CTE name (`nm ::= JOIN_KW`). */
+const JOIN_WORDS = new Set(["cross", "full", "inner", "left", "natural", "outer", "right"]);
 
 const isName = (token: Token | undefined): token is Token => token?.kind === "word" || token?.kind === "quoted" || token?.kind === "string";
 
@@ -71,7 +62,8 @@ export function readShape(tokens: readonly Token[], params: readonly unknown[]):
   tokens.forEach((token, i) => {
     const alias = aliasAfter(tokens, i);
     if (alias !== undefined && isSymbol(token, ")")) subqueryAliases.add(alias);
-    else if (alias !== undefined && isName(token)) aliases.set(alias, (aliases.get(alias) ?? new Set()).add(token.name));
+    else if (alias !== undefined && isName(token) && !(token.kind === "word" && RESERVED.has(token.name) && !JOIN_WORDS.has(token.name)))
+      aliases.set(alias, (aliases.get(alias) ?? new Set()).add(token.name));
 
     if (isWord(token, "in")) {
       const next = tokens[i + 1];
@@ -99,7 +91,7 @@ function aliasAfter(tokens: readonly Token[], at: number): string | undefined {
   const next = tokens[at + 1];
   if (isWord(next, "as")) return isName(tokens[at + 2]) ? tokens[at + 2]!.name : undefined;
   if (!isName(next)) return undefined;
-  if (next.kind === "word" && NOT_AN_ALIAS.has(next.name)) return undefined;
+  if (next.kind === "word" && RESERVED.has(next.name)) return undefined;
   return next.name;
 }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { checkRecursion } from "../../src/sql/recursion-check";
 import { checkStatement } from "../../src/sql/sql-statement";
 import { tokenize } from "../../src/sql/sql-tokenizer";
+import { readShape } from "../../src/sql/statement-shape";
 
 const refusalOf = (sql: string) => {
   try {
@@ -243,5 +244,28 @@ describe("the query-plan recursion check", () => {
   it("refuses a recursive step the text check did not bound, or whose CTE it cannot name", () => {
     expect(() => checkRecursion(plan("CO-ROUTINE c"), new Set())).toThrow(/recursive CTE "c" that has no literal LIMIT/);
     expect(() => checkRecursion(plan("SCALAR SUBQUERY 3"), new Set(["c"]))).toThrow(/recursive CTE that has no literal LIMIT/);
+  });
+});
+
+describe("what the cost estimate reads from the text", () => {
+  it("records every CTE's literal LIMIT, and none for a name some CTE uses without one", () => {
+    const { cteLimits } = checkStatement(
+      "WITH a AS (SELECT 1 LIMIT 5), b AS (SELECT 1 LIMIT 2 OFFSET 3), c AS (SELECT 1) SELECT (WITH a AS (SELECT 1 LIMIT 9) SELECT 1), (WITH c AS (SELECT 1 LIMIT 1) SELECT 1)",
+    );
+    expect(Object.fromEntries(cteLimits)).toEqual({ a: 9, b: 5, c: null });
+  });
+
+  it("maps aliases to the names written before them, and reads IN lists and json_each inputs", () => {
+    const shape = readShape(
+      tokenize(
+        `SELECT * FROM tasks AS t, "Tasks" u JOIN (SELECT 1) AS s ON 1 WHERE t.id IN (1, 2, (3)) AND EXISTS (SELECT 1 FROM json_each(?) AS j, json_tree('[1,2]'))`,
+      ),
+      ["[1,2,3,4,5]"],
+    );
+    expect(Object.fromEntries([...shape.aliases].map(([alias, names]) => [alias, [...names]]))).toEqual({ t: ["tasks"], u: ["tasks"] });
+    expect([...shape.subqueryAliases].sort()).toEqual(["j", "s"]);
+    expect(shape).toMatchObject({ inListItems: 3, opaqueIn: false, jsonInputChars: 11 });
+    expect(readShape(tokenize("SELECT 1 FROM tasks, json_each(tasks.title) WHERE id IN tasks"), []).jsonInputChars).toBeNull();
+    expect(readShape(tokenize("SELECT 1 FROM tasks WHERE id IN tasks"), []).opaqueIn).toBe(true);
   });
 });

@@ -470,6 +470,16 @@ describe("read-only SQL: the cost estimate, before the query runs", () => {
       sql: "WITH RECURSIVE c(i, s) AS (SELECT 1, 'x' UNION ALL SELECT i + 1, substr(s || s, 1, 4000000) FROM c LIMIT 1000) SELECT max(length(s)) FROM c",
       worst: /recursive CTE c, 1,001 steps/,
     },
+    {
+      name: "a cross join whose aliases mimic unique lookups",
+      sql: `${series(100_000)} SELECT count(*) FROM c AS "a USING INTEGER PRIMARY KEY (rowid=?)", c AS "b USING INTEGER PRIMARY KEY (rowid=?)"`,
+      worst: /SCAN a USING INTEGER PRIMARY KEY .*\(100,000 rows\) × SCAN b/,
+    },
+    {
+      name: "a cross join whose aliases mimic a constant row and a virtual table",
+      sql: `${series(100_000)} SELECT count(*) FROM c AS "CONSTANT ROW", c AS "b VIRTUAL TABLE INDEX 1:"`,
+      worst: /SCAN CONSTANT ROW \(100,000 rows\) × SCAN b VIRTUAL TABLE INDEX 1: \(100,000 rows\)/,
+    },
   ])("refuses $name before it runs", async ({ sql, worst }) => {
     const { outcome, message, ms } = await timed(sql);
     expect(outcome).toBe("refused (tooCostly)");
