@@ -183,7 +183,7 @@ export class ReadOnlySql {
       shape,
       // Each element of a JSON text takes at least two characters (`1,`).
       jsonRows: opensVirtualTable(program) ? Math.ceil(jsonChars / 2) + 1 : 0,
-      visitWeight: visitWeight(program, statement.boundedRecursion.size > 0),
+      visitWeight: visitWeight(program, statement.boundedRecursion.size > 0, shape.longestValueChars),
       largestGroup,
     };
   }

@@ -23,6 +23,8 @@ export interface StatementShape {
    * some call reads anything else (a column, an expression).
    */
   jsonInputChars: number | null;
+  /** The longest string or blob literal in the text or bound parameter, in characters: what an expression may read. */
+  longestValueChars: number;
 }
 
 /**
@@ -83,7 +85,11 @@ export function readShape(tokens: readonly Token[], params: readonly unknown[]):
       else if (input.length > 0) jsonInputChars = null;
     }
   });
-  return { aliases, subqueryAliases, inListItems, opaqueIn, jsonInputChars };
+  const longestLiteral = Math.max(
+    0,
+    ...tokens.filter((token) => token.kind === "string" || token.kind === "blob").map((token) => token.text.length),
+  );
+  return { aliases, subqueryAliases, inListItems, opaqueIn, jsonInputChars, longestValueChars: Math.max(longestParam, longestLiteral) };
 }
 
 /** The alias written after the token at `at` (`AS name`, or a bare name that cannot be a keyword there), if any. */

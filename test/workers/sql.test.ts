@@ -480,13 +480,22 @@ describe("read-only SQL: the cost estimate, before the query runs", () => {
       sql: `${series(100_000)} SELECT count(*) FROM c AS "CONSTANT ROW", c AS "b VIRTUAL TABLE INDEX 1:"`,
       worst: /SCAN CONSTANT ROW \(100,000 rows\) × SCAN b VIRTUAL TABLE INDEX 1: \(100,000 rows\)/,
     },
-  ])("refuses $name before it runs", async ({ sql, worst }) => {
-    const { outcome, message, ms } = await timed(sql);
-    expect(outcome).toBe("refused (tooCostly)");
-    expect(message).toMatch(/MAX_SQL_PLAN_COST/);
-    expect(message).toMatch(worst);
-    expect(ms).toBeLessThan(1_000);
-  });
+    {
+      name: "a half-megabyte parameter concatenated per row",
+      sql: "SELECT sum(length(?1 || ?1 || ?1 || title)) FROM tasks",
+      params: ["x".repeat(500_000)],
+      worst: /SCAN tasks \(3,000 rows\)/,
+    },
+  ] as { name: string; sql: string; params?: SqlParam[]; worst: RegExp }[])(
+    "refuses $name before it runs",
+    async ({ sql, params, worst }) => {
+      const { outcome, message, ms } = await timed(sql, params);
+      expect(outcome).toBe("refused (tooCostly)");
+      expect(message).toMatch(/MAX_SQL_PLAN_COST/);
+      expect(message).toMatch(worst);
+      expect(ms).toBeLessThan(1_000);
+    },
+  );
 
   it(`still runs what analysts write over ${TASKS} tasks`, async () => {
     const admin = await clientFor(room, "admin");
