@@ -93,6 +93,8 @@ describe("README", () => {
     expect(limits.get("read-only SQL result")).toBe(
       `${count(wire.MAX_SQL_RESULT_ROWS)} rows and ${bytes(wire.MAX_SQL_RESULT_BYTES)} of JSON`,
     );
+    expect(limits.get("read-only SQL plan budget")).toBe(`${count(sqlBudgets.plan)} row visits (worst case from the query plan, weighted)`);
+    expect(limits.get("read-only SQL work budget")).toBe(`${count(sqlBudgets.rowsRead)} rows read`);
   });
 });
 
@@ -235,6 +237,9 @@ function headingsOf(markdown: string): Set<string> {
 }
 
 /** A count as the docs write it: "10,000". */
+/** The read-only SQL budgets the README quotes (read outside tests that name a local `limits`). */
+const sqlBudgets = { plan: limits.MAX_SQL_PLAN_COST, rowsRead: limits.MAX_SQL_ROWS_READ };
+
 function count(n: number): string {
   return n.toLocaleString("en-US");
 }
