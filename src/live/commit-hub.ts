@@ -44,6 +44,7 @@ export class CommitHub {
     this.#published = head;
     this.#memo.clear();
     this.#results.clear();
+    this.#firsts.clear();
     if (head - this.#trimmedAt >= TRIM_EVERY) {
       this.#trimmedAt = head;
       this.log.trim(Date.now(), this.retentionFloor());
@@ -73,6 +74,10 @@ export class CommitHub {
    * the last one took it, so sharing never holds a result longer than needed.
    */
   #results = new Map<string, { value: unknown; left: number }>();
+  /** First results of this commit by query and seq, held weakly (see `first`). */
+  #firsts = new Map<string, WeakRef<object>>();
+  /** True when a live result was made since the lane last let the event loop run (see `lane`). */
+  #made = false;
   /** Live subscriptions per query key (see `join`). */
   #subscribers = new Map<string, number>();
   /** The tail of the live-result lane (see `lane`). */
@@ -98,16 +103,38 @@ export class CommitHub {
   take<T>(key: string, at: number, make: () => T): T {
     const id = `${key}@${at}`;
     let entry = this.#results.get(id);
-    if (!entry) this.#results.set(id, (entry = { value: make(), left: this.#subscribers.get(key) ?? 1 }));
+    if (!entry) {
+      this.#made = true;
+      this.#results.set(id, (entry = { value: make(), left: this.#subscribers.get(key) ?? 1 }));
+    }
     if (--entry.left <= 0) this.#results.delete(id);
     return entry.value as T;
+  }
+
+  /**
+   * The first result of query `key` at seq `at` for a new subscriber: shared
+   * with every other subscriber that starts the same query before the next
+   * commit while any of them still holds it (a weak reference: nothing is kept
+   * alive for sharing's sake). A thousand subscribers joining at once then
+   * hold one result, not a thousand.
+   */
+  first<T>(key: string, at: number, make: () => T): T {
+    const id = `${key}@${at}`;
+    const hit = this.#firsts.get(id)?.deref();
+    if (hit !== undefined) return hit as T;
+    this.#made = true;
+    const value = make();
+    if (typeof value === "object" && value !== null) this.#firsts.set(id, new WeakRef(value));
+    return value;
   }
 
   /**
    * Live results are made and sent one at a time per room: waits for the lane
    * and returns its release. A commit reaching a thousand different live
    * queries then holds one result (and its encoding) in memory at a time, not
-   * a thousand.
+   * a thousand. After a result was made, the lane lets the event loop run
+   * before the next one, so what was sent (the mutation's own answer first)
+   * leaves the room while the rest are made, instead of after all of them.
    */
   async lane(): Promise<() => void> {
     let release!: () => void;
@@ -115,6 +142,10 @@ export class CommitHub {
     const before = this.#lane;
     this.#lane = before.then(() => mine);
     await before;
+    if (this.#made) {
+      this.#made = false;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     return release;
   }
 

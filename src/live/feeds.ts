@@ -114,7 +114,7 @@ export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): Asy
     let version = hub.published;
     const current = seen !== null && seen <= version && reaches(seen) && !intersects(changedTables(seen, version), tables);
     let due = !current;
-    // A first result is this subscriber's own; after a commit, a query's subscribers share one.
+    // First results are shared while held (subscribers joining together); after a commit, a query's subscribers share one.
     let first = true;
     while (!signal.aborted) {
       if (due) {
@@ -124,7 +124,11 @@ export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): Asy
         try {
           if (signal.aborted) return;
           const at = version;
-          const result = await (key === undefined || first ? options.run() : hub.take(key, at, options.run));
+          const result = await (key === undefined
+            ? options.run()
+            : first
+              ? hub.first(key, at, options.run)
+              : hub.take(key, at, options.run));
           yield tracked(String(at), result);
         } finally {
           release();

@@ -57,6 +57,38 @@ describe("live queries with the same input", () => {
   });
 });
 
+describe("first results", () => {
+  it("are shared by subscribers that start the same query together, while any of them holds it", async () => {
+    const room = uniqueRoom("first");
+    const writer = await clientFor(room, "writer", "gus");
+    await writer.tasks.create.mutate({ title: "already there" });
+    const evaluations = vi.spyOn(TaskStore.prototype, "list");
+    // 16 subscriptions of one query in one frame, on each of 4 sockets of different users.
+    const fleet = await Promise.all(
+      ["ann", "bob", "cid", "dee"].map(async (sub) => {
+        const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "reader", sub)}`);
+        sockets.push(socket);
+        return socket;
+      }),
+    );
+    for (const socket of fleet) {
+      socket.send(
+        Array.from({ length: 16 }, (_, index) => ({
+          id: `live-${index}`,
+          method: "subscription",
+          params: { path: "tasks.live", input: { json: { limit: 10 } } },
+        })),
+      );
+    }
+    await Promise.all(
+      fleet.flatMap((socket) => Array.from({ length: 16 }, (_, index) => waitForEvents<Task[]>(socket, `live-${index}`, 1))),
+    );
+    // 64 subscribers, one evaluation (a weakly held result may be made again only once nobody holds it).
+    expect(evaluations.mock.calls.length).toBeLessThanOrEqual(2);
+    for (const socket of fleet) expect(eventsOf<Task[]>(socket, "live-15")[0]!.data.map((task) => task.title)).toEqual(["already there"]);
+  });
+});
+
 describe("live queries with different inputs", () => {
   it("are made and sent one at a time, so a commit holds one result in memory, not one per subscriber", async () => {
     const room = uniqueRoom("lane");
