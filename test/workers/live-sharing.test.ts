@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Task } from "../../schema";
 import { TaskStore } from "../../src/app/task-store";
+import { DEFAULT_ROOM_LIMITS } from "../../src/protocol/room-limits";
 import { MAX_PUSH_BYTES } from "../../src/protocol/wire-limits";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { recorder } from "../helpers/recorder";
@@ -132,6 +133,64 @@ describe("live queries with different inputs", () => {
     // Never a second result made before the first is sent.
     expect(order.join(",")).toBe(Array.from({ length: 128 }, () => "evaluate,push").join(","));
   });
+});
+
+describe("the hardening report's scenario (finding 1)", () => {
+  it("one reader token, 32 sockets × 16 tasks.live {limit: 500} over 500 rows of 2.4 KB: 64 start, the rest are refused, and a write is answered and pushed to all 64", async () => {
+    const room = uniqueRoom("finding-1");
+    const writer = await clientFor(room, "writer", "gus");
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => writer.tasks.create.mutate({ title: `task ${round}-${i}`, description: "x".repeat(2_300) })),
+      );
+    }
+    const token = await tokenFor(room, "reader", "one-reader");
+    const fleet: RawSocket[] = [];
+    for (let s = 0; s < 32; s++) {
+      const socket = await RawSocket.open(`/rooms/${room}/ws?token=${token}`);
+      sockets.push(socket);
+      fleet.push(socket);
+      socket.send(
+        Array.from({ length: 16 }, (_, k) => ({
+          id: `live-${k}`,
+          method: "subscription",
+          params: { path: "tasks.live", input: { json: { limit: 500 } } },
+        })),
+      );
+      // Every request of the frame is answered: started (then its first result) or refused.
+      await socket.waitForFrames(16, 20_000);
+    }
+    const started = (socket: RawSocket) =>
+      Array.from({ length: 16 }, (_, k) => `live-${k}`).filter((id) =>
+        socket.frames.some(
+          (frame) =>
+            (frame as { id?: string; result?: { type?: string } }).id === id &&
+            (frame as { result?: { type?: string } }).result?.type === "started",
+        ),
+      );
+    const refusals = fleet.flatMap(
+      (socket) =>
+        socket.frames.filter((frame) => (frame as { error?: unknown }).error !== undefined) as { error: { data: { code: string } } }[],
+    );
+    expect(fleet.reduce((sum, socket) => sum + started(socket).length, 0)).toBe(DEFAULT_ROOM_LIMITS.subscriptionsPerUser);
+    expect(refusals).toHaveLength(32 * 16 - DEFAULT_ROOM_LIMITS.subscriptionsPerUser);
+    for (const refusal of refusals) expect(refusal.error.data.code).toBe("TOO_MANY_REQUESTS");
+    const holders = fleet.filter((socket) => started(socket).length > 0);
+    await Promise.all(holders.map((socket) => Promise.all(started(socket).map((id) => waitForEvents(socket, id, 1)))));
+
+    // The room stays up and answers the write; every subscription gets it.
+    const [first] = await writer.tasks.list.query({ limit: 1 }).then((page) => page.items);
+    const updated = await writer.tasks.update.mutate({ id: first!.id, title: "changed by the write" });
+    expect(updated.title).toBe("changed by the write");
+    await Promise.all(holders.map((socket) => Promise.all(started(socket).map((id) => waitForEvents(socket, id, 2)))));
+    for (const socket of holders)
+      for (const id of started(socket))
+        expect(
+          eventsOf<Task[]>(socket, id)
+            .at(-1)!
+            .data.some((task) => task.title === "changed by the write"),
+        ).toBe(true);
+  }, 90_000);
 });
 
 describe("a live query whose result outgrows one push", () => {
