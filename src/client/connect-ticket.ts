@@ -18,7 +18,9 @@ export async function fetchConnectTicket(fetchImpl: typeof fetch, ticketUrl: str
       signal: AbortSignal.timeout(TICKET_FETCH_TIMEOUT_MS),
     });
   } catch (error) {
-    throw new Error(`could not fetch a connect ticket: ${error instanceof Error ? error.message : String(error)}`);
+    // fetch's "fetch failed" keeps the reason (refused, reset, timed out) in `cause`.
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    throw new Error(`could not fetch a connect ticket: ${error instanceof Error ? error.message : String(error)}${cause}`);
   }
   const body = (await response.json().catch(() => null)) as { ticket?: unknown; error?: { code?: string; message?: string } } | null;
   if (!response.ok || typeof body?.ticket !== "string") {
