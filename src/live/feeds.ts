@@ -117,23 +117,12 @@ export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): Asy
     // First results are shared while held (subscribers joining together); after a commit, a query's subscribers share one.
     let first = true;
     while (!signal.aborted) {
-      if (due) {
-        // One result at a time per room: made, sent (the pump asks for the next
-        // value only after sending), then the lane moves on.
-        const release = await hub.lane();
-        try {
-          if (signal.aborted) return;
-          const at = version;
-          const result = await (key === undefined
-            ? options.run()
-            : first
-              ? hub.first(key, at, options.run)
-              : hub.take(key, at, options.run));
-          yield tracked(String(at), result);
-        } finally {
-          release();
-        }
-      }
+      // The result is made and yielded by a generator of its own, finished once
+      // the pump asks for the next value: a suspended generator keeps every
+      // value its registers last held, so this long-lived one must never hold
+      // a result, or each subscription would keep its last one (and, through the
+      // adapter's encoding cache, its JSON) until the next commit.
+      if (due) yield* oneResult(options, version, first);
       first = false;
       // Commits published while suspended at a yield are caught here, not lost.
       if (hub.published === version && !(await hub.next(signal))) return;
@@ -143,6 +132,32 @@ export async function* liveQuery<Result>(options: LiveQueryOptions<Result>): Asy
     }
   } finally {
     leave();
+  }
+}
+
+/**
+ * One live result, at seq `at`: made and yielded while holding the room's
+ * live-result lane (the pump asks for the next value only after sending, so the
+ * result is sent before the lane moves on). Ends right after, and with it
+ * every reference it held to the result.
+ */
+async function* oneResult<Result>(
+  options: LiveQueryOptions<Result>,
+  at: number,
+  first: boolean,
+): AsyncGenerator<TrackedEnvelope<Result>, void, undefined> {
+  const { hub, key, signal } = options;
+  const release = await hub.lane();
+  try {
+    if (signal.aborted) return;
+    const result = await (key === undefined
+      ? options.run()
+      : first
+        ? hub.first(key, at, options.run)
+        : hub.take(key, at, options.run));
+    yield tracked(String(at), result);
+  } finally {
+    release();
   }
 }
 

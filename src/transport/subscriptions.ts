@@ -192,10 +192,11 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
     const iterator = stream[Symbol.asyncIterator]();
     let failed = false;
     try {
-      while (true) {
-        const next = await nextOrAbort(iterator, abort.signal);
-        if (next === "abort" || next.done) break;
-        sink.data(next.value);
+      // Values go to the sink from `forward`'s callback, never through this
+      // frame: a suspended async function keeps what its registers last held, so
+      // a value here would stay alive (with its encoding) until the next one.
+      while (await forward(iterator, abort.signal, sink)) {
+        // Sent; ask for the next.
       }
     } catch (cause) {
       if (!abort.signal.aborted) {
@@ -255,16 +256,30 @@ export function createSubscriptions<TRouter extends AnyRouter>(options: Subscrip
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>;
 
-/** The next value, or "abort" as soon as the signal fires (without leaking listeners). */
-function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | "abort"> {
-  if (signal.aborted) return Promise.resolve("abort");
+/**
+ * Takes the next value and hands it to `sink.data`: true when it was sent,
+ * false when the stream ended or the signal fired (at once, without leaking
+ * listeners; a value arriving after that is dropped). Rejects with what the
+ * iterator or the sink threw.
+ */
+function forward(iterator: AsyncIterator<unknown>, signal: AbortSignal, sink: Pick<Sink, "data">): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve, reject) => {
-    const onAbort = () => resolve("abort");
+    const onAbort = () => resolve(false);
     signal.addEventListener("abort", onAbort, { once: true });
     iterator.next().then(
       (result) => {
         signal.removeEventListener("abort", onAbort);
-        resolve(result);
+        if (signal.aborted || result.done) {
+          resolve(false);
+          return;
+        }
+        try {
+          sink.data(result.value);
+          resolve(true);
+        } catch (error) {
+          reject(error);
+        }
       },
       (error: unknown) => {
         signal.removeEventListener("abort", onAbort);
