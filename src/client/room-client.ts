@@ -51,6 +51,15 @@ export interface RoomClientOptions {
   keepAliveMs?: number;
   /** fetch implementation for connect tickets and replica reads; defaults to the global one. */
   fetch?: typeof fetch;
+  /**
+   * How long a query or mutation waits for a lost connection to come back (ms,
+   * counted from the call). Every mutation carries a mutation id
+   * (`<client id>:<counter>`); a call whose answer a disconnect lost is re-sent
+   * after reconnect with the same id, in call order, so the room applies it once
+   * and the app sees one result. Past the window, while still disconnected, the
+   * call fails with an error saying its outcome is unknown. Default 60 s.
+   */
+  retryWindowMs?: number;
 }
 
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
@@ -84,6 +93,7 @@ export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientO
     ...(options.onOpen ? { onOpen: options.onOpen } : {}),
     ...(options.onClose ? { onClose: options.onClose } : {}),
     keepAliveMs: options.keepAliveMs ?? 30_000,
+    ...(options.retryWindowMs === undefined ? {} : { retryWindowMs: options.retryWindowMs }),
   });
   // The newest D1 bookmark seen: each replica read is at least as fresh as the last one.
   let bookmark: string | null = null;
@@ -106,12 +116,12 @@ export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientO
   return client;
 }
 
-/** Drops and reopens a room client's socket (subscriptions resume; in-flight calls fail). */
+/** Drops and reopens a room client's socket (subscriptions resume; unanswered calls are re-sent, mutations with their ids). */
 export function reconnectRoomClient(client: object): void {
   connections.get(client)?.reconnect();
 }
 
-/** Closes a room client's socket; its pending calls are rejected. */
+/** Closes a room client's socket; its pending calls are rejected (a mutation's error says its outcome is unknown). */
 export async function closeRoomClient(client: object): Promise<void> {
   connections.get(client)?.close();
 }

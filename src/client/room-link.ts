@@ -5,7 +5,9 @@
  * queued and sent as one batched frame when the answers are in (or after 10 ms
  * at most) — the room runs a frame's requests in one storage commit. The stock
  * wsLink instead waits a timer tick (≥ 1 ms in Node) before every send. Subscriptions resume after a reconnect with their
- * `lastEventId`. Used by createRoomClient; imports only types from the server, plus the wire contract (src/protocol/).
+ * `lastEventId`; every mutation carries a mutation id, and queries and mutations whose answers a
+ * disconnect lost are re-sent (same id, original order) until `retryWindowMs` runs out. Used by
+ * createRoomClient; imports only types from the server, plus the wire contract (src/protocol/).
  */
 import { TRPCClientError, type Operation, type TRPCLink } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
@@ -21,6 +23,10 @@ type Result = { result: { type: "data" | "started" | "stopped"; id?: string; dat
 
 interface Pending {
   op: Operation;
+  /** Mutations only: sent with every attempt, so the room runs the mutation once however often it is re-sent. */
+  mutationId?: string;
+  /** Queries and mutations: when the call was made (Date.now()); the retry window counts from here. */
+  startedAt: number;
   /** Queries and mutations: true once the request went out (it then awaits its answer). */
   sent?: boolean;
   observer: Observer<Result, TRPCClientError<AnyRouter>>;
@@ -54,9 +60,24 @@ export interface RoomLinkOptions {
   keepAliveMs?: number;
   /** How long to wait for PONG before reconnecting. */
   pongTimeoutMs?: number;
+  /**
+   * How long a query or mutation may wait for a lost connection to come back
+   * (ms, counted from the call). Within it, a call whose answer a disconnect
+   * lost is re-sent after reconnect (a mutation with the same mutation id);
+   * past it, while still disconnected, the call fails with an "outcome
+   * unknown" error. Default DEFAULT_RETRY_WINDOW_MS (60 s).
+   */
+  retryWindowMs?: number;
   onOpen?: () => void;
   onClose?: (cause?: ConnectionClose) => void;
 }
+
+/**
+ * Default retry window (ms): long enough to ride out a network switch or a
+ * Worker redeploy; short enough that an app is told within a minute that a
+ * call's outcome is unknown. The room keeps mutation ids for ≥ 24 h, far longer.
+ */
+export const DEFAULT_RETRY_WINDOW_MS = 60_000;
 
 /**
  * Longest a request waits in the queue while earlier calls await their answers
@@ -85,6 +106,13 @@ export class RoomConnection {
   #connectFailure: Error | null = null;
   /** Set by close(): a lookup that fails afterwards is not reported. */
   #closed = false;
+  /** This connection's mutation ids are `${#clientId}:${n}`: unique per client instance, in call order. */
+  readonly #clientId = crypto.randomUUID();
+  #mutationCount = 0;
+  /** Fails calls whose retry window ran out while disconnected. */
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the connection last closed or failed to open, for the error of a call given up on. */
+  #lastClose = "never connected";
 
   constructor(private readonly options: RoomLinkOptions) {
     const url = options.url;
@@ -125,8 +153,10 @@ export class RoomConnection {
   /** Starts an operation; the observer gets tRPC results. Returns a function that cancels it. */
   request(op: Operation, observer: Observer<Result, TRPCClientError<AnyRouter>>): () => void {
     const id = ++this.#nextId;
-    const pending: Pending = { op, observer };
+    const pending: Pending = { op, observer, startedAt: Date.now() };
+    if (op.type === "mutation") pending.mutationId = `${this.#clientId}:${++this.#mutationCount}`;
     this.#pending.set(id, pending);
+    if (!this.isOpen && op.type !== "subscription") this.#armRetryTimer();
     this.#enqueue(this.#message(id, pending));
     return () => {
       if (!this.#pending.has(id)) return;
@@ -138,7 +168,7 @@ export class RoomConnection {
     };
   }
 
-  /** Drops the socket and reconnects (subscriptions resume with their last event ids). */
+  /** Drops the socket and reconnects (subscriptions resume; unanswered calls are re-sent). */
   reconnect(): void {
     this.#socket.reconnect();
   }
@@ -148,8 +178,9 @@ export class RoomConnection {
     this.#closed = true;
     this.#connectFailure = null;
     this.#stopKeepAlive();
+    clearTimeout(this.#retryTimer);
     this.#socket.close(1000, "client closed");
-    this.#failPending(new Error("the room client was closed"), true);
+    this.#failPending((pending) => outcomeUnknown(pending, "the room client was closed"), true);
   }
 
   #message(id: Id, pending: Pending): TRPCClientOutgoingMessage {
@@ -160,6 +191,7 @@ export class RoomConnection {
       params: {
         path: op.path,
         input: superjson.serialize(op.input),
+        ...(pending.mutationId === undefined ? {} : { mutationId: pending.mutationId }),
         ...(pending.lastEventId === undefined ? {} : { lastEventId: pending.lastEventId }),
       },
     } as TRPCClientOutgoingMessage;
@@ -214,7 +246,10 @@ export class RoomConnection {
     if (this.options.connectionParams) {
       this.#socket.send(JSON.stringify({ method: "connectionParams", data: this.options.connectionParams }));
     }
-    // Everything still pending goes out at once: subscriptions resume from their last event.
+    // Everything still pending goes out at once, in call order: subscriptions resume from their
+    // last event; queries and mutations whose answers were lost are re-sent (same mutation ids).
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     this.#unanswered = 0;
     for (const pending of this.#pending.values()) pending.sent = false;
     const messages = [...this.#pending.entries()].map(([id, pending]) => this.#message(id, pending));
@@ -229,16 +264,39 @@ export class RoomConnection {
     this.#outbox = [];
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    // A query or mutation whose answer was lost may or may not have run: fail it. Subscriptions resume.
+    // Queries and mutations stay pending and are re-sent on reopen, within their retry window.
+    if (!this.#closed) this.#armRetryTimer();
     const failure = this.#connectFailure;
     this.#connectFailure = null;
     if (failure) {
-      this.#failPending(new Error(`could not connect: ${failure.message}`), false);
+      this.#lastClose = `could not connect: ${failure.message}`;
       this.options.onClose?.({ code: CONNECT_FAILED_CODE, reason: failure.message });
       return;
     }
-    this.#failPending(new Error(`WebSocket closed (code ${code})`), false);
+    this.#lastClose = `WebSocket closed (code ${code})`;
     this.options.onClose?.({ code });
+  }
+
+  /** Schedules the failing of the first call whose retry window runs out, unless the socket reopens first. */
+  #armRetryTimer(): void {
+    if (this.#retryTimer !== undefined) return;
+    const windowMs = this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS;
+    let first = Infinity;
+    for (const pending of this.#pending.values())
+      if (pending.op.type !== "subscription") first = Math.min(first, pending.startedAt + windowMs);
+    if (first === Infinity) return;
+    this.#retryTimer = setTimeout(() => this.#expire(), Math.max(0, first - Date.now()));
+  }
+
+  /** Fails the calls whose retry window ran out while disconnected; re-arms for the next one. */
+  #expire(): void {
+    this.#retryTimer = undefined;
+    if (this.isOpen || this.#closed) return;
+    const windowMs = this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS;
+    const now = Date.now();
+    const reason = `the connection was lost and not restored within ${windowMs / 1000} s (last: ${this.#lastClose})`;
+    this.#failPending((pending) => (pending.startedAt + windowMs <= now ? outcomeUnknown(pending, reason) : null), false);
+    this.#armRetryTimer();
   }
 
   #onMessage(raw: unknown): void {
@@ -297,12 +355,19 @@ export class RoomConnection {
     }
   }
 
-  #failPending(cause: Error, subscriptionsToo: boolean): void {
+  /** Fails the queries and mutations `cause` returns an error for; completes subscriptions too when asked. */
+  #failPending(cause: (pending: Pending) => Error | null, subscriptionsToo: boolean): void {
     for (const [id, pending] of [...this.#pending]) {
-      if (pending.op.type === "subscription" && !subscriptionsToo) continue;
+      if (pending.op.type === "subscription") {
+        if (!subscriptionsToo) continue;
+        this.#forget(id);
+        pending.observer.complete();
+        continue;
+      }
+      const error = cause(pending);
+      if (!error) continue;
       this.#forget(id);
-      if (pending.op.type === "subscription") pending.observer.complete();
-      else pending.observer.error(TRPCClientError.from(cause));
+      pending.observer.error(TRPCClientError.from(error));
     }
   }
 
@@ -321,6 +386,12 @@ export class RoomConnection {
     clearInterval(this.#pingTimer);
     clearTimeout(this.#pongTimer);
   }
+}
+
+/** The error of a query or mutation given up on: says whether a mutation may have been applied, and its id. */
+function outcomeUnknown(pending: Pending, reason: string): Error {
+  if (pending.mutationId === undefined) return new Error(`${reason}; the query was not answered`);
+  return new Error(`${reason}; this mutation may or may not have been applied (mutation id ${pending.mutationId})`);
 }
 
 /**

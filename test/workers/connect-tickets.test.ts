@@ -273,12 +273,15 @@ describe("createRoomClient and connect tickets", () => {
     let twice: () => void = () => {};
     const retried = new Promise<void>((resolve) => (twice = resolve));
     const made = client(room, await tokenFor(uniqueRoom()), {
+      retryWindowMs: 300,
       onClose: (cause) => {
         closes.push(cause ?? {});
         if (closes.length === 2) twice();
       },
     });
-    await expect(made.session.whoami.query()).rejects.toThrow(/could not connect: connect ticket refused \(HTTP 403 FORBIDDEN/);
+    await expect(made.session.whoami.query()).rejects.toThrow(
+      /not restored within 0\.3 s \(last: could not connect: connect ticket refused \(HTTP 403 FORBIDDEN.*the query was not answered/,
+    );
     await retried;
     expect(closes[0]).toMatchObject({ code: 1006, reason: expect.stringContaining("HTTP 403") });
     expect(closes[1]).toMatchObject({ code: 1006, reason: expect.stringContaining("HTTP 403") });

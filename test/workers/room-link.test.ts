@@ -1,8 +1,12 @@
 import { createTRPCClient } from "@trpc/client";
 import superjson from "superjson";
-import { describe, expect, it } from "vitest";
+import { SELF } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/app";
+import { closeRoomClient, createRoomClient, reconnectRoomClient, type RoomClient } from "../../src/client";
 import { RoomConnection, roomLink } from "../../src/client/room-link";
+import { tokenFor, uniqueRoom } from "../helpers/clients";
+import { WorkerWebSocket } from "../helpers/worker-socket";
 
 /** A socket that records what the link sends; the test plays the room. */
 class RecordingSocket extends EventTarget {
@@ -14,8 +18,12 @@ class RecordingSocket extends EventTarget {
   readyState = 0;
   binaryType = "blob";
   readonly sent: unknown[] = [];
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    opens = true,
+  ) {
     super();
+    if (!opens) return;
     RecordingSocket.last = this;
     queueMicrotask(() => {
       this.readyState = 1;
@@ -93,26 +101,202 @@ describe("the room client's link", () => {
     connection.close();
   });
 
-  it("rejects an in-flight call when the socket drops, and resumes subscriptions with their last event id", async () => {
+  it("keeps an in-flight call across a dropped socket, and resumes subscriptions with their last event id", async () => {
     const { connection, client, socket } = await connected();
     const seen: unknown[] = [];
     client.tasks.changes.subscribe(undefined, { onData: (event) => seen.push(event) });
     socket.reply({ id: 1, result: { type: "started" } });
     socket.reply({ id: 1, result: { type: "data", id: "41", data: superjson.serialize({ id: "41", data: { type: "ready", seq: 41 } }) } });
-    const lost = client.tasks.create.mutate({ title: "in flight" });
+    const lost = client.tasks.get.query({ id: 3 });
     socket.close(1006);
-    await expect(lost).rejects.toThrow(/WebSocket closed/);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const resumed = RecordingSocket.last!;
-    expect(resumed).not.toBe(socket);
-    expect(resumed.sent).toContainEqual(
+    const resumed = await nextSocket(socket);
+    expect(frames(resumed)).toContainEqual(
       expect.objectContaining({
         id: 1,
         method: "subscription",
         params: expect.objectContaining({ path: "tasks.changes", lastEventId: "41" }),
       }),
     );
+    resumed.reply(data(2, { id: 3 }));
+    expect(await lost).toEqual({ id: 3 });
     expect(seen).toEqual([{ id: "41", data: { type: "ready", seq: 41 } }]);
     connection.close();
+  });
+
+  it("gives every mutation its own mutation id: a per-client random id and a counter", async () => {
+    const { connection, client, socket } = await connected();
+    const first = client.tasks.create.mutate({ title: "a" });
+    const query = client.tasks.get.query({ id: 1 });
+    const second = client.tasks.create.mutate({ title: "b" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const requests = frames(socket);
+    expect(requests.map((request) => request.params.mutationId === undefined)).toEqual([false, true, false]);
+    const [one, , two] = requests.map((request) => request.params.mutationId);
+    expect(one).toMatch(/^[0-9a-f-]{36}:1$/);
+    expect(two).toBe(`${one!.split(":")[0]}:2`);
+    expect(one!.length).toBeLessThanOrEqual(128);
+    const other = await connected();
+    void other.client.tasks.create.mutate({ title: "c" }).catch(() => {});
+    expect(frames(other.socket)[0]!.params.mutationId).not.toBe(one);
+    other.connection.close();
+    for (const id of [1, 2, 3]) socket.reply(data(id, { id }));
+    await Promise.all([first, query, second]);
+    connection.close();
+  });
+
+  it("re-sends unanswered mutations after a reconnect with the same ids, in call order, and resolves each once", async () => {
+    const { connection, client, socket } = await connected();
+    const calls = ["a", "b", "c"].map((title) => client.tasks.create.mutate({ title }));
+    await Promise.resolve();
+    const before = frames(socket); // the first went out at once; the others were queued behind it
+    socket.close(1006);
+    const resumed = await nextSocket(socket);
+    const after = frames(resumed);
+    expect(after.map((request) => [request.id, request.params.path, request.params.input])).toEqual(
+      ["a", "b", "c"].map((title, index) => [index + 1, "tasks.create", superjson.serialize({ title })]),
+    );
+    expect(after[0]!.params.mutationId).toBe(before[0]!.params.mutationId);
+    expect(new Set(after.map((request) => request.params.mutationId)).size).toBe(3);
+    for (const id of [1, 2, 3]) resumed.reply(data(id, { id }));
+    resumed.reply(data(1, { id: "late duplicate" }));
+    expect(await Promise.all(calls)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    connection.close();
+  });
+
+  it("rejects pending calls when the client is closed, saying a mutation's outcome is unknown and naming its id", async () => {
+    const { connection, client, socket } = await connected();
+    const mutation = client.tasks.create.mutate({ title: "never answered" });
+    const query = client.tasks.get.query({ id: 1 });
+    const mutationId = frames(socket)[0]!.params.mutationId!;
+    connection.close();
+    await expect(mutation).rejects.toThrow(
+      `the room client was closed; this mutation may or may not have been applied (mutation id ${mutationId})`,
+    );
+    await expect(query).rejects.toThrow("the room client was closed; the query was not answered");
+  });
+
+  it("fails a call with an outcome-unknown error once the retry window runs out while disconnected", async () => {
+    UnreachableSocket.opened = 0;
+    const connection = new RoomConnection({
+      url: "ws://room.test/rooms/r/ws",
+      WebSocket: UnreachableSocket as unknown as typeof WebSocket,
+      retryWindowMs: 300,
+    });
+    const client = createTRPCClient<AppRouter>({ links: [roomLink(connection)] });
+    const startedAt = Date.now();
+    await expect(client.tasks.create.mutate({ title: "lost" })).rejects.toThrow(
+      /^the connection was lost and not restored within 0\.3 s \(last: WebSocket closed \(code 1006\)\); this mutation may or may not have been applied \(mutation id [0-9a-f-]{36}:1\)$/,
+    );
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+    expect(UnreachableSocket.opened).toBeGreaterThan(0);
+    connection.close();
+  });
+});
+
+/** A socket that never opens: every connect attempt closes with 1006. */
+class UnreachableSocket extends RecordingSocket {
+  static opened = 0;
+  constructor(url: string) {
+    super(url, false);
+    UnreachableSocket.opened += 1;
+    queueMicrotask(() => this.close(1006));
+  }
+}
+
+type Request = { id: number; method: string; params: { path: string; input: unknown; mutationId?: string } };
+
+/** The requests a socket sent (batched frames flattened), in order. */
+function frames(socket: RecordingSocket): Request[] {
+  return socket.sent.filter((frame) => frame !== "PING").flat() as Request[];
+}
+
+/** Waits for the link to open a new socket after `previous` closed. */
+async function nextSocket(previous: RecordingSocket): Promise<RecordingSocket> {
+  for (let waited = 0; RecordingSocket.last === previous || RecordingSocket.last!.readyState !== 1; waited += 10) {
+    if (waited > 2_000) throw new Error("no new socket");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return RecordingSocket.last!;
+}
+
+/** A real socket to the Worker under test that records the requests the client sends. */
+class SentRecordingSocket extends WorkerWebSocket {
+  static sent: Request[] = [];
+  override send(data: string): void {
+    if (data !== "PING")
+      SentRecordingSocket.sent.push(
+        ...(([JSON.parse(data)] as unknown[]).flat().filter((frame) => (frame as Request).params?.path !== undefined) as Request[]),
+      );
+    super.send(data);
+  }
+}
+
+describe("createRoomClient in the real runtime", () => {
+  const made: RoomClient<AppRouter>[] = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((client) => closeRoomClient(client)));
+    SentRecordingSocket.sent = [];
+  });
+
+  async function recordedClient(room: string, extra: { token?: string; retryWindowMs?: number } = {}): Promise<RoomClient<AppRouter>> {
+    const client = createRoomClient<AppRouter>({
+      url: "http://example.com",
+      room,
+      token: extra.token ?? (await tokenFor(room)),
+      WebSocket: SentRecordingSocket as unknown as typeof WebSocket,
+      fetch: (input, init) => SELF.fetch(input, init),
+      ...(extra.retryWindowMs === undefined ? {} : { retryWindowMs: extra.retryWindowMs }),
+    });
+    made.push(client);
+    return client;
+  }
+
+  it("sends every mutation with a mutation id, and re-sends one whose socket dropped with the same id, resolving it once", async () => {
+    const room = uniqueRoom();
+    const client = await recordedClient(room);
+    await client.session.whoami.query();
+    const created = client.tasks.create.mutate({ title: "across a reconnect" });
+    reconnectRoomClient(client);
+    const task = await created;
+    expect(task).toMatchObject({ title: "across a reconnect" });
+    const creates = SentRecordingSocket.sent.filter((request) => request.params.path === "tasks.create");
+    expect(creates.length).toBe(2);
+    expect(creates[0]!.params.mutationId).toMatch(/^[0-9a-f-]{36}:1$/);
+    expect(creates[1]!.params.mutationId).toBe(creates[0]!.params.mutationId);
+    expect((await client.tasks.list.query()).items.map((row) => row.title)).toContain("across a reconnect");
+  });
+
+  it("re-sends several pending mutations after a reconnect in call order", async () => {
+    const room = uniqueRoom();
+    const client = await recordedClient(room);
+    await client.session.whoami.query();
+    const titles = ["first", "second", "third", "fourth"];
+    const calls = titles.map((title) => client.tasks.create.mutate({ title }));
+    reconnectRoomClient(client);
+    const tasks = await Promise.all(calls);
+    expect(tasks.map((task) => task.title)).toEqual(titles);
+    const ids = tasks.map((task) => task.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const resent = SentRecordingSocket.sent.filter((request) => request.params.path === "tasks.create").slice(-titles.length);
+    expect(resent.map((request) => request.params.mutationId!.split(":")[1])).toEqual(["1", "2", "3", "4"]);
+  });
+
+  it("rejects a pending mutation when the client is closed, saying its outcome is unknown", async () => {
+    const room = uniqueRoom();
+    const client = await recordedClient(room);
+    await client.session.whoami.query();
+    const created = client.tasks.create.mutate({ title: "closed before the answer" });
+    await closeRoomClient(client);
+    await expect(created).rejects.toThrow(
+      /^the room client was closed; this mutation may or may not have been applied \(mutation id [0-9a-f-]{36}:1\)$/,
+    );
+  });
+
+  it("fails a mutation with an outcome-unknown error when the room refuses every connect until the retry window runs out", async () => {
+    const client = await recordedClient(uniqueRoom(), { token: await tokenFor(uniqueRoom()), retryWindowMs: 400 });
+    await expect(client.tasks.create.mutate({ title: "never connected" })).rejects.toThrow(
+      /^the connection was lost and not restored within 0\.4 s \(last: could not connect: connect ticket refused \(HTTP 403 .*\); this mutation may or may not have been applied \(mutation id [0-9a-f-]{36}:1\)$/,
+    );
+    expect(SentRecordingSocket.sent).toEqual([]);
   });
 });
