@@ -231,6 +231,25 @@ class SentRecordingSocket extends WorkerWebSocket {
   }
 }
 
+/** Records like SentRecordingSocket, and loses the first answer to a `tasks.create`: it drops that answer and closes. */
+class AnswerLosingSocket extends SentRecordingSocket {
+  static lost = false;
+  override dispatchEvent(event: Event): boolean {
+    if (event.type === "message" && !AnswerLosingSocket.lost && typeof (event as MessageEvent).data === "string") {
+      const answers = [JSON.parse((event as MessageEvent).data as string) as unknown].flat() as { id?: number }[];
+      const creates = new Set(
+        SentRecordingSocket.sent.filter((request) => request.params.path === "tasks.create").map((request) => request.id),
+      );
+      if (answers.some((answer) => answer.id !== undefined && creates.has(answer.id))) {
+        AnswerLosingSocket.lost = true;
+        this.close(3000, "answer lost");
+        return true;
+      }
+    }
+    return super.dispatchEvent(event);
+  }
+}
+
 describe("createRoomClient in the real runtime", () => {
   const made: RoomClient<AppRouter>[] = [];
   afterEach(async () => {
@@ -264,6 +283,25 @@ describe("createRoomClient in the real runtime", () => {
     expect(creates[0]!.params.mutationId).toMatch(/^[0-9a-f-]{36}:1$/);
     expect(creates[1]!.params.mutationId).toBe(creates[0]!.params.mutationId);
     expect((await client.tasks.list.query()).items.map((row) => row.title)).toContain("across a reconnect");
+  });
+
+  it("re-sends a mutation whose answer was lost with the socket, and the app sees one result", async () => {
+    const room = uniqueRoom();
+    AnswerLosingSocket.lost = false;
+    const client = createRoomClient<AppRouter>({
+      url: "http://example.com",
+      room,
+      token: await tokenFor(room),
+      WebSocket: AnswerLosingSocket as unknown as typeof WebSocket,
+      fetch: (input, init) => SELF.fetch(input, init),
+    });
+    made.push(client);
+    const task = await client.tasks.create.mutate({ title: "answer lost once" });
+    expect(AnswerLosingSocket.lost).toBe(true);
+    expect(task).toMatchObject({ title: "answer lost once" });
+    const creates = SentRecordingSocket.sent.filter((request) => request.params.path === "tasks.create");
+    expect(creates.map((request) => request.params.mutationId)).toEqual([creates[0]!.params.mutationId, creates[0]!.params.mutationId]);
+    expect((await client.tasks.list.query()).items.map((row) => row.title)).toContain("answer lost once");
   });
 
   it("re-sends several pending mutations after a reconnect in call order", async () => {
