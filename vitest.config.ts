@@ -52,6 +52,8 @@ const TEST_ROOM_LIMITS = {
   table: { rows: 10, bytes: 25_000 },
   debouncedKeys: 5,
   debouncedBytes: 2_000,
+  mutationIdsPerUser: 3,
+  mutationIdTtlMs: 1_500,
 };
 
 /** The apps the engine suite runs against; `test/engine/<app>.test.ts` holds one app's own assertions. */

@@ -18,7 +18,14 @@ export type { ServiceIdentity };
  * fits, and so does any object with this `call` (a test double, say).
  */
 export interface RoomServiceBinding {
-  call(room: string, identity: ServiceIdentity, path: string, type: DirectCallType, input?: string): Promise<string>;
+  call(
+    room: string,
+    identity: ServiceIdentity,
+    path: string,
+    type: DirectCallType,
+    input?: string,
+    options?: { mutationId?: string },
+  ): Promise<string>;
 }
 
 export interface ServiceClientOptions {
@@ -29,6 +36,14 @@ export interface ServiceClientOptions {
    * binding is trusted to assert it — there is no token (see the README).
    */
   identity: ServiceIdentity;
+  /**
+   * Exactly-once mutations (default true): every mutation carries a mutation id
+   * — `<random client id>:<counter>`, or your own key from the call's context,
+   * `mutate(input, { context: { mutationId: "invoice-2026-12" } })` — so the room
+   * runs it at most once however often it is sent, and a call the binding could
+   * not deliver is retried with the same id. `false` sends no ids.
+   */
+  mutationIds?: boolean;
 }
 
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
@@ -51,7 +66,12 @@ export function createServiceClient<TRouter extends AnyRouter>(
 }
 
 /** The terminating link: one Workers RPC call per operation, input and output in superjson. */
-function serviceLink<TRouter extends AnyRouter>(binding: RoomServiceBinding, { room, identity }: ServiceClientOptions): TRPCLink<TRouter> {
+function serviceLink<TRouter extends AnyRouter>(
+  binding: RoomServiceBinding,
+  { room, identity, mutationIds = true }: ServiceClientOptions,
+): TRPCLink<TRouter> {
+  const clientId = crypto.randomUUID();
+  let count = 0;
   return () =>
     ({ op }) =>
       observable((observer) => {
@@ -61,8 +81,11 @@ function serviceLink<TRouter extends AnyRouter>(binding: RoomServiceBinding, { r
           return;
         }
         const serialized = input === undefined ? undefined : JSON.stringify(superjson.serialize(input));
+        const chosen = (op.context as { mutationId?: unknown }).mutationId;
+        const mutationId =
+          type !== "mutation" ? undefined : typeof chosen === "string" ? chosen : mutationIds ? `${clientId}:${++count}` : undefined;
         binding
-          .call(room, identity, path, type, serialized)
+          .call(room, identity, path, type, serialized, ...(mutationId === undefined ? [] : [{ mutationId }]))
           .then((text) => {
             const result = JSON.parse(text) as DirectCallResult;
             if (!result.ok) {

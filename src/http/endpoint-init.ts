@@ -22,6 +22,8 @@ export interface EndpointContext {
    * carry its bookmark, are sequentially consistent even across D1 read replicas.
    */
   replica: D1DatabaseSession;
+  /** The request's `Idempotency-Key` (one call per request): the mutation runs exactly once per user and key. */
+  mutationId: string | undefined;
 }
 
 /** An error the room answered with, carried through the Worker so its shape reaches the caller unchanged. */

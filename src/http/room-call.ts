@@ -18,6 +18,7 @@ export async function callRoom(ctx: EndpointContext, path: string, type: DirectC
     path,
     type,
     ...(input === undefined ? {} : { input: JSON.stringify(superjson.serialize(input)) }),
+    ...(type === "mutation" && ctx.mutationId !== undefined ? { mutationId: ctx.mutationId } : {}),
   });
   const result = JSON.parse(text) as DirectCallResult;
   if (result.ok) return superjson.deserialize(result.data);

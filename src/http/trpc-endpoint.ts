@@ -25,6 +25,7 @@ import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { BEARER_CHALLENGE, verifyRequest } from "../auth/request-auth";
 import type { RoomName } from "../lib/room-name";
 import { BOOKMARK_HEADER } from "../protocol/routes";
+import { IDEMPOTENCY_KEY_HEADER, parseMutationId } from "../protocol/mutation-id";
 import { MAX_BATCH_SIZE, MAX_HTTP_BODY_BYTES } from "../protocol/wire-limits";
 import { rootConfig } from "../rpc/init";
 import { proceduresOf } from "../rpc/procedures";
@@ -85,9 +86,11 @@ async function handleTrpcRequest(
   }
   const bounded = await boundedBody(request, MAX_HTTP_BODY_BYTES);
   if (!bounded) return refusal("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+  const key = idempotencyKey(request, url, endpoint);
+  if (!key.ok) return refusal("BAD_REQUEST", key.message);
   const bookmark = request.headers.get(BOOKMARK_HEADER);
   const replica = env.DB.withSession(bookmark && bookmark.length <= MAX_BOOKMARK_CHARS ? bookmark : "first-unconstrained");
-  const context: EndpointContext = { env, room, identity: auth.identity, replica };
+  const context: EndpointContext = { env, room, identity: auth.identity, replica, mutationId: key.id };
   const response = await fetchRequestHandler({
     endpoint,
     req: bounded,
@@ -102,6 +105,22 @@ async function handleTrpcRequest(
   const latest = replica.getBookmark();
   if (latest) response.headers.set(BOOKMARK_HEADER, latest);
   return response;
+}
+
+/**
+ * The request's `Idempotency-Key`: a mutation id for the one call the request
+ * makes. A batch of several calls cannot share one, so it is refused.
+ */
+function idempotencyKey(request: Request, url: URL, endpoint: string): ReturnType<typeof parseMutationId> {
+  const header = request.headers.get(IDEMPOTENCY_KEY_HEADER);
+  if (header === null) return { ok: true, id: undefined };
+  const parsed = parseMutationId(header);
+  if (!parsed.ok) return { ok: false, message: `${IDEMPOTENCY_KEY_HEADER}: ${parsed.message.replace(/^mutationId /, "")}` };
+  const calls = url.pathname.slice(endpoint.length + 1).split(",").length;
+  if (url.searchParams.get("batch") === "1" && calls > 1) {
+    return { ok: false, message: `an ${IDEMPOTENCY_KEY_HEADER} names one mutation; this request batches ${calls} calls — send them one per request` };
+  }
+  return parsed;
 }
 
 /** An error answered before tRPC runs, in tRPC's HTTP error format (what `httpLink` expects). */

@@ -181,6 +181,21 @@ export const RESYNC_ORPHAN_PAGE = 1_000;
 export const SYNC_UNHEALTHY_LAG_MS = 30_000;
 
 /**
+ * `sync.replicated` waits this long by default (ms) for the D1 replica to reach
+ * a seq: a push normally takes milliseconds, so 10 s means D1 is failing or slow.
+ */
+export const DEFAULT_REPLICATED_TIMEOUT_MS = 10_000;
+
+/** Longest `timeoutMs` a `sync.replicated` call may ask for (ms): D1's own query time limit. */
+export const MAX_REPLICATED_TIMEOUT_MS = 30_000;
+
+/**
+ * Most `sync.replicated` calls waiting at once in one room: each holds a
+ * pending answer (and keeps the room awake) until D1 confirms or it times out.
+ */
+export const MAX_REPLICATION_WAITERS = 64;
+
+/**
  * Most unreplicated change-log entries kept for the sync engine while D1 is
  * down; beyond this the log is trimmed normally and the replica catches up by
  * a full resync instead.
@@ -214,3 +229,29 @@ export const MAX_CONNECT_TICKETS_PER_USER = 8;
  * refused (429) until some are used or expire. Nobody's ticket is dropped for another user.
  */
 export const MAX_CONNECT_TICKETS_PER_ROOM = 1_024;
+
+/**
+ * How long a room remembers a mutation id and its answer (24 h): a repeat within
+ * it is answered from the record, never run again. Past it (and past the counts
+ * below) the id is forgotten and a repeat runs as a new mutation.
+ */
+export const MUTATION_ID_TTL_MS = 24 * 3600 * 1000;
+
+/** Most mutation ids a room remembers per user (token `sub`); the user's oldest are forgotten first. */
+export const MUTATION_IDS_PER_USER = 1_000;
+
+/** Most mutation ids a room remembers over all users; the room's oldest are forgotten first. */
+export const MUTATION_IDS_PER_ROOM = 20_000;
+
+/**
+ * Largest answer kept with a mutation id (serialized, 16 KiB). A larger answer
+ * is not kept: a repeat is still never run again, but is refused (CONFLICT)
+ * with the mutation's seq instead of its answer.
+ */
+export const MAX_RECORDED_ANSWER_BYTES = 16 * 1024;
+
+/** How many recorded mutations pass between two trims of the id window (keeps trimming off the hot path). */
+export const MUTATION_TRIM_EVERY = 64;
+
+/** Attempts RoomService makes to reach a room for a query or a mutation with an id (a repeat is safe), before it answers an error. */
+export const SERVICE_CALL_ATTEMPTS = 3;

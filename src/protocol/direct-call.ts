@@ -11,6 +11,7 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server";
 import type { SuperJSONResult } from "superjson";
 import { z } from "zod";
 import { identitySchema } from "../protocol/identity";
+import { mutationIdSchema } from "./mutation-id";
 import { MAX_DIRECT_INPUT_CHARS, MAX_PROCEDURE_PATH_CHARS } from "./wire-limits";
 
 /** The procedure types a direct call may run: a subscription needs a socket to push to. */
@@ -29,6 +30,8 @@ export const directCallSchema = z.object({
   via: z.enum(["http", "service"]).default("service"),
   /** The input as superjson JSON text (`JSON.stringify(superjson.serialize(input))`); absent for no input. */
   input: z.string().max(MAX_DIRECT_INPUT_CHARS).optional(),
+  /** Runs a mutation exactly once per user: a repeat of the id gets the first answer (HTTP: the `Idempotency-Key` header). */
+  mutationId: mutationIdSchema.optional(),
 });
 
 /** What a caller sends to the room's `call` method. */

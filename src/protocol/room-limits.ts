@@ -16,6 +16,7 @@ import {
   MAX_SUBSCRIPTIONS_PER_SOCKET,
   MAX_SUBSCRIPTIONS_PER_USER,
 } from "./wire-limits";
+import { MUTATION_ID_TTL_MS, MUTATION_IDS_PER_ROOM, MUTATION_IDS_PER_USER } from "../lib/limits";
 
 /** Storage quota of one table in one room. */
 export interface TableQuota {
@@ -46,6 +47,12 @@ export interface RoomLimits {
   debouncedKeys: number;
   /** Bytes of debounced keys and values per room (stored or pending). */
   debouncedBytes: number;
+  /** Mutation ids (with their answers) a room remembers per user, for exactly-once repeats. */
+  mutationIdsPerUser: number;
+  /** Mutation ids a room remembers over all users. */
+  mutationIdsPerRoom: number;
+  /** How long a room remembers a mutation id (ms). */
+  mutationIdTtlMs: number;
 }
 
 /** The documented defaults (README, limits table). */
@@ -60,6 +67,9 @@ export const DEFAULT_ROOM_LIMITS: RoomLimits = {
   tables: {},
   debouncedKeys: 1_000,
   debouncedBytes: 16 * 1024 * 1024,
+  mutationIdsPerUser: MUTATION_IDS_PER_USER,
+  mutationIdsPerRoom: MUTATION_IDS_PER_ROOM,
+  mutationIdTtlMs: MUTATION_ID_TTL_MS,
 };
 
 /** The largest value any count or byte limit may be set to (SQLite's integers and JavaScript's stay exact far beyond). */
@@ -81,6 +91,9 @@ export const roomLimitsInput = z
     tables: z.record(z.string().min(1), quota.partial()),
     debouncedKeys: count(),
     debouncedBytes: count(),
+    mutationIdsPerUser: count(),
+    mutationIdsPerRoom: count(),
+    mutationIdTtlMs: count(1_000),
   })
   .partial();
 
@@ -145,6 +158,9 @@ function merge(base: RoomLimits, over: z.output<typeof roomLimitsInput>): RoomLi
     tables,
     debouncedKeys: over.debouncedKeys ?? base.debouncedKeys,
     debouncedBytes: over.debouncedBytes ?? base.debouncedBytes,
+    mutationIdsPerUser: over.mutationIdsPerUser ?? base.mutationIdsPerUser,
+    mutationIdsPerRoom: over.mutationIdsPerRoom ?? base.mutationIdsPerRoom,
+    mutationIdTtlMs: over.mutationIdTtlMs ?? base.mutationIdTtlMs,
   };
 }
 

@@ -5,6 +5,7 @@
  * src/transport/seed-protocol.ts.
  */
 import { z } from "zod";
+import { mutationIdSchema } from "./mutation-id";
 
 /** A request id as the client chose it (tRPC's `id`, the seed protocol's `requestId`). */
 export type RequestId = number | string;
@@ -14,7 +15,14 @@ const table = z.string().max(64);
 
 /** Every frame a seed-protocol client may send. */
 export const seedFrame = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("rpc"), method: z.string().max(64), payload: z.unknown().optional(), requestId }),
+  z.object({
+    action: z.literal("rpc"),
+    method: z.string().max(64),
+    payload: z.unknown().optional(),
+    requestId,
+    /** Runs a mutation method exactly once: a repeat of the id gets the first answer (src/live/mutation-ledger.ts). */
+    mutationId: mutationIdSchema.optional(),
+  }),
   z.object({ action: z.literal("ping"), requestId }),
   z.object({ action: z.literal("subscribe"), table, requestId }),
   z.object({ action: z.literal("unsubscribe"), table, requestId }),

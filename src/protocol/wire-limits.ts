@@ -72,3 +72,9 @@ export const MAX_SOCKETS_PER_USER = 32;
 
 /** Most open sockets in one room; one more is closed with CLOSE_CODES.tooManySockets. */
 export const MAX_SOCKETS_PER_ROOM = 2_048;
+
+/**
+ * Longest mutation id, in characters (`params.mutationId` on a socket, the
+ * `Idempotency-Key` header over HTTP, `mutationId` in a seed frame or a direct call).
+ */
+export const MAX_MUTATION_ID_CHARS = 128;

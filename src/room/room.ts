@@ -19,6 +19,7 @@ import { DEBOUNCE_ALARM_GRACE_MS } from "../lib/limits";
 import type { RoomName } from "../lib/room-name";
 import { ChangeLog } from "../live/change-log";
 import { CommitHub } from "../live/commit-hub";
+import { MutationLedger } from "../live/mutation-ledger";
 import { TableQuotas } from "../live/table-quotas";
 import { memoryLimitsFrom } from "../presence/memory-config";
 import { MemoryStore } from "../presence/memory-store";
@@ -29,6 +30,7 @@ import { PING, PONG } from "../protocol/routes";
 import { DEFAULT_ROOM_LIMITS, resolveRoomLimits, tableQuota, type RoomLimits } from "../protocol/room-limits";
 import type { AppDefinition } from "../rpc/app-api";
 import type { RoomContext, RoomDatabase } from "../rpc/context";
+import { rootConfig } from "../rpc/init";
 import { proceduresOf } from "../rpc/procedures";
 import { ReadOnlySql } from "../sql/read-only-sql";
 import { SyncEngine } from "../sync/sync-engine";
@@ -87,6 +89,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     readonly #debounced: DebouncedWriter;
     readonly #alarms: AlarmScheduler;
     readonly #limits: RoomLimits;
+    /** Mutation ids and their answers: exactly-once mutations on every transport. */
+    readonly #mutations: MutationLedger;
     /** Request buckets of HTTP callers, one per user (sockets have their own, in the adapter). */
     readonly #httpBuckets: RequestBuckets;
     /** Unredeemed connect tickets: in memory only, so a restarted room refuses them (fail closed). */
@@ -144,6 +148,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         },
       ]);
       this.#sql = new ReadOnlySql(ctx.storage, { readableTables: tableNames });
+      this.#mutations = new MutationLedger(ctx.storage.sql, () => this.#log.head(), rootConfig.transformer.output, this.#limits);
       // tRPC keep-alive pings are answered by the runtime without waking the room.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
       this.#rpc = createWsAdapter({
@@ -171,6 +176,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         resumeEventId: () => String(this.#hub.published),
         seed,
         limits: this.#limits,
+        mutations: this.#mutations,
         unavailable: () => this.#unavailable,
         onInternalError: (error, path) => console.error(`room procedure ${path ?? "?"} failed`, error.cause ?? error),
       });
@@ -185,6 +191,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           }
           verifyRoomSchema(ctx.storage.sql, expected);
           this.#log.installTriggers(tableNames);
+          this.#mutations.install();
           quotas.install(app.tables.map((table) => ({ ...expectedColumns(table.room), quota: tableQuota(this.#limits, table.name) })));
           this.#sync = new SyncEngine(ctx.storage.sql, this.#log, env.DB, tableNames);
           // A migration may rebuild a table without logging its rows: rewrite the replica once.
@@ -356,7 +363,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       } catch (error) {
         return errorResult(new TRPCError({ code: "BAD_REQUEST", message: (error as Error).message }));
       }
-      const answer = await runDirectCall(app.router, this.#context(room, identity, null, null), parsed.call, (error, failed) =>
+      const answer = await runDirectCall(app.router, this.#context(room, identity, null, null), parsed.call, this.#mutations, (error, failed) =>
         console.error(`room procedure ${failed} failed`, error.cause ?? error),
       );
       // Like a frame: announce what the call committed, so live subscribers see it.

@@ -19,6 +19,8 @@ import { SERVICE_IDENTITY_TTL_MS } from "../lib/limits";
 import { parseRoomName } from "../lib/room-name";
 import type { DirectCallType } from "../protocol/direct-call";
 import { errorResult } from "../transport/direct-call";
+import { parseMutationId } from "../protocol/mutation-id";
+import { SERVICE_CALL_ATTEMPTS } from "../lib/limits";
 import { loadServicePolicy, readServicePolicyEnv, refuseServiceCall } from "./service-policy";
 
 const serviceIdentitySchema = identitySchema.extend({
@@ -36,8 +38,19 @@ export class RoomService extends WorkerEntrypoint<Env> {
    * the room's live subscribers. `input` is superjson JSON text. Answers a JSON
    * string of `DirectCallResult` (src/protocol/direct-call.ts); never rejects.
    * Prefer `createServiceClient`, which does the serializing and gives types.
+   *
+   * A mutation with `options.mutationId` runs exactly once per identity `sub`
+   * and id: a repeat gets the first answer, so a call that could not reach the
+   * room is retried here (SERVICE_CALL_ATTEMPTS in all), and so may the caller.
    */
-  async call(room: string, identity: ServiceIdentity, path: string, type: DirectCallType, input?: string): Promise<string> {
+  async call(
+    room: string,
+    identity: ServiceIdentity,
+    path: string,
+    type: DirectCallType,
+    input?: string,
+    options?: { mutationId?: string },
+  ): Promise<string> {
     const call = { path: typeof path === "string" ? path : undefined, type: type === "query" || type === "mutation" ? type : undefined };
     const policy = loadServicePolicy(readServicePolicyEnv(this.env));
     if (!policy.ok) {
@@ -56,14 +69,35 @@ export class RoomService extends WorkerEntrypoint<Env> {
     }
     const refusal = refuseServiceCall(policy.policy, name.room, asserted.data);
     if (refusal) return errorResult(refusal, call);
+    const mutationId = parseMutationId(options?.mutationId);
+    if (!mutationId.ok) return errorResult(new TRPCError({ code: "BAD_REQUEST", message: mutationId.message }), call);
 
     const caller: Identity = { ...asserted.data, expiresAt: asserted.data.expiresAt ?? Date.now() + SERVICE_IDENTITY_TTL_MS };
-    const stub = this.env.ROOMS.get(this.env.ROOMS.idFromName(name.room));
-    try {
-      return await stub.call({ room: name.room, identity: caller, path, type, ...(input === undefined ? {} : { input }) });
-    } catch (cause) {
-      console.error(`RoomService could not reach room "${name.room}"`, cause);
-      return errorResult(new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the room could not be reached; retry the call" }), call);
+    const request = {
+      room: name.room,
+      identity: caller,
+      path,
+      type,
+      ...(input === undefined ? {} : { input }),
+      ...(mutationId.id === undefined ? {} : { mutationId: mutationId.id }),
+    };
+    // Only what cannot run twice by mistake is retried: queries, and mutations with an id.
+    const attempts = type === "query" || mutationId.id !== undefined ? SERVICE_CALL_ATTEMPTS : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // A fresh stub each time: one whose object was reset stays broken.
+        return await this.env.ROOMS.get(this.env.ROOMS.idFromName(name.room)).call(request);
+      } catch (cause) {
+        console.error(`RoomService could not reach room "${name.room}" (attempt ${attempt} of ${attempts})`, cause);
+        if (attempt >= attempts) {
+          const outcome = type === "mutation" && mutationId.id === undefined ? "; the mutation may or may not have been applied" : "";
+          return errorResult(
+            new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `the room could not be reached${outcome}; retry the call` }),
+            call,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
     }
   }
 }

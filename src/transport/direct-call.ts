@@ -9,6 +9,7 @@ import { parseRoomName, type RoomName } from "../lib/room-name";
 import { directCallSchema, type DirectCall, type DirectCallResult, type DirectCallType } from "../protocol/direct-call";
 import { rootConfig } from "../rpc/init";
 import { callProcedure } from "../rpc/procedures";
+import type { MutationLedger } from "../live/mutation-ledger";
 
 /** A parsed direct call: the room name is validated, the input deserialized. */
 export interface ParsedDirectCall {
@@ -19,6 +20,10 @@ export interface ParsedDirectCall {
   input: unknown;
   /** Who forwarded it (see the contract): HTTP calls are rate-limited. */
   via: "http" | "service";
+  /** The caller's mutation id: the mutation runs exactly once per user and id. */
+  mutationId: string | undefined;
+  /** The input as sent (superjson JSON text, "" for none): a repeat of a mutation id must send the same. */
+  rawInput: string;
 }
 
 /** The one parse function of the direct-call channel. Never throws: a bad request becomes a BAD_REQUEST error. */
@@ -39,8 +44,8 @@ export function parseDirectCall(raw: unknown): { ok: true; call: ParsedDirectCal
   } catch {
     return badRequest("input is not superjson-serialized JSON");
   }
-  const { identity, path, type, via } = parsed.data;
-  return { ok: true, call: { room: room.room, identity, path, type, input, via } };
+  const { identity, path, type, via, mutationId } = parsed.data;
+  return { ok: true, call: { room: room.room, identity, path, type, input, via, mutationId, rawInput: parsed.data.input ?? "" } };
 }
 
 function badRequest(message: string, code: "BAD_REQUEST" | "METHOD_NOT_SUPPORTED" = "BAD_REQUEST") {
@@ -52,11 +57,16 @@ export async function runDirectCall(
   router: AnyRouter,
   ctx: unknown,
   call: ParsedDirectCall,
+  mutations: Pick<MutationLedger, "run">,
   onInternalError?: (error: TRPCError, path: string) => void,
 ): Promise<string> {
-  const { path, type, input } = call;
+  const { path, type, input, mutationId } = call;
   try {
-    const data = await callProcedure(router, { ctx, path, type, input });
+    const run = () => callProcedure(router, { ctx, path, type, input });
+    const data =
+      type === "mutation" && mutationId !== undefined
+        ? await mutations.run({ user: call.identity.sub, id: mutationId, path, input: call.rawInput }, run)
+        : await run();
     return JSON.stringify({ ok: true, data: rootConfig.transformer.output.serialize(data) } satisfies DirectCallResult);
   } catch (cause) {
     const error = getTRPCErrorFromUnknown(cause);

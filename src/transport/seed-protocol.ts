@@ -52,7 +52,8 @@ export function seedConfig(appMethods: Readonly<Record<string, SeedTarget>>, tab
 
 /** What the seed handler may do in the room. */
 export interface SeedApi {
-  call(path: string, type: "query" | "mutation", input: unknown): Promise<unknown>;
+  /** Runs a method; a mutation with a `mutationId` runs exactly once (a repeat gets the first answer). */
+  call(path: string, type: "query" | "mutation", input: unknown, mutationId: string | undefined): Promise<unknown>;
   subscribe(subscription: StoredSubscription): Promise<void>;
   /** Whether the socket already holds a subscription with this id. */
   subscribed(id: RequestId): boolean;
@@ -132,7 +133,7 @@ export async function handleSeedFrame(ws: WebSocket, raw: Record<string, unknown
         return;
       }
       try {
-        const data = await api.call(target.path, target.type, frame.payload);
+        const data = await api.call(target.path, target.type, frame.payload, frame.mutationId);
         send(ws, { type: "rpc_result", method: frame.method, requestId: id, data });
       } catch (cause) {
         send(ws, { type: "rpc_error", method: frame.method, requestId: id, error: seedError(cause) });

@@ -20,6 +20,8 @@ import { utf8Bytes } from "../lib/utf8";
 import { MAX_OVERSIZE_FRAME_ANSWERS, scanRequestIds } from "./oversize-frame";
 import type { RoomLimits } from "../protocol/room-limits";
 import { rateLimited, RequestBucket } from "./request-budget";
+import type { MutationLedger } from "../live/mutation-ledger";
+import { parseMutationId } from "../protocol/mutation-id";
 
 /** What the adapter reads of a socket (the room keeps it in the attachment; reading it is cheap). */
 export interface SocketState {
@@ -54,6 +56,8 @@ export interface WsAdapterOptions<TRouter extends AnyRouter> {
   seed: SeedConfig;
   /** The room's limits: the request rate per socket and the subscription caps. */
   limits: RoomLimits;
+  /** Runs mutations that carry a mutation id exactly once (`params.mutationId`; seed frames: `mutationId`). */
+  mutations: Pick<MutationLedger, "run">;
   /** Why the room cannot serve calls now (every request is answered with it), or null. */
   unavailable?(): TRPCError | null;
   /** Called for errors worth logging (not for ordinary client errors). */
@@ -216,12 +220,26 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
       return;
     }
     const input = message.params.input;
+    const params = isPlainObject(raw) && isPlainObject(raw["params"]) ? raw["params"] : {};
     try {
-      const result = await callProcedure(router, { ctx, path, type, input, batchIndex });
+      const run = () => callProcedure(router, { ctx, path, type, input, batchIndex });
+      const result = type === "mutation" ? await once(ws, params["mutationId"], path, params["input"], run) : await run();
       send(ws, { id, ...jsonrpcOf(jsonrpc), result: { type: "data", data: result } });
     } catch (cause) {
       sendError(ws, id, cause, { path, type, input, ctx, jsonrpc });
     }
+  }
+
+  /**
+   * Runs a mutation, exactly once when it carries a mutation id: a repeat of the
+   * id by the same user gets the first answer. `rawInput` is the input as sent.
+   */
+  function once(ws: WebSocket, rawId: unknown, path: string, rawInput: unknown, run: () => Promise<unknown>): Promise<unknown> {
+    const parsed = parseMutationId(rawId);
+    if (!parsed.ok) throw new TRPCError({ code: "BAD_REQUEST", message: parsed.message });
+    if (parsed.id === undefined) return run();
+    const user = options.state(ws)?.owner ?? "";
+    return options.mutations.run({ user, id: parsed.id, path, input: JSON.stringify(rawInput) ?? "" }, run);
   }
 
   /** Answers one tRPC request with `error` without running it. */
@@ -310,7 +328,10 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
           return;
         }
         await handleSeedFrame(ws, parsed, options.seed, {
-          call: (path, type, input) => callProcedure(router, { ctx, path, type, input }),
+          call: (path, type, input, mutationId) => {
+            const run = () => callProcedure(router, { ctx, path, type, input });
+            return type === "mutation" ? once(ws, mutationId, path, input, run) : run();
+          },
           subscribe: (subscription) => subscriptions.start(ws, subscription, ctx, undefined, false),
           subscribed: (id) => (options.state(ws)?.subscriptions ?? []).some((subscription) => subscription.id === id),
           unsubscribe: (id) => subscriptions.stop(ws, id),

@@ -9,6 +9,7 @@ import { TRPCClientError } from "@trpc/client";
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { TableQuotas } from "../../src/live/table-quotas";
+import { MUTATION_TRIM_EVERY } from "../../src/lib/limits";
 import { CLOSE_CODES } from "../../src/protocol/close-codes";
 import { resolveRoomLimits } from "../../src/protocol/room-limits";
 import { clientFor, closeClients, stockClientFor, tokenFor, uniqueRoom } from "../helpers/clients";
@@ -359,5 +360,68 @@ describe("debounced quota", () => {
     // A smaller value for a held key always fits.
     await expect(client.debounced.update.mutate({ key: "a", value: "short" })).resolves.toMatchObject({ key: "a" });
     await expect(client.debounced.update.mutate({ key: "c", value })).resolves.toMatchObject({ key: "c" });
+  });
+});
+
+describe("the mutation id window", () => {
+  const create = (id: number, title: string, mutationId: string) => ({
+    id,
+    method: "mutation",
+    params: { path: "tasks.create", input: { json: { title } }, mutationId },
+  });
+  const cursor = (id: number, x: number, mutationId: string) => ({
+    id,
+    method: "mutation",
+    params: { path: "presence.setCursor", input: { json: { position: { x, y: 0 } } }, mutationId },
+  });
+  const titles = (room: string) =>
+    runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
+      state.storage.sql.exec<{ title: string }>("SELECT title FROM tasks ORDER BY id").toArray().map((row) => row.title),
+    );
+  async function answered(socket: RawSocket, ids: number[]): Promise<void> {
+    while (!ids.every((id) => answers(socket).has(id))) await socket.waitForFrames(socket.frames.length + 1);
+  }
+
+  it("forgets an id after mutationIdTtlMs: a repeat within it is answered from the record, one after it runs again", async () => {
+    const room = uniqueRoom();
+    const socket = await open(room);
+    socket.send(create(1, "kept a while", "ttl-1"));
+    socket.send(create(2, "kept a while", "ttl-1"));
+    await answered(socket, [1, 2]);
+    expect(await titles(room)).toEqual(["kept a while"]);
+    await new Promise((resolve) => setTimeout(resolve, limits.mutationIdTtlMs + 200));
+    socket.send(create(3, "kept a while", "ttl-1"));
+    await answered(socket, [3]);
+    expect(await titles(room)).toEqual(["kept a while", "kept a while"]);
+    // The re-run is recorded afresh.
+    socket.send(create(4, "kept a while", "ttl-1"));
+    await answered(socket, [4]);
+    expect(answers(socket).get(4)?.result).toEqual(answers(socket).get(3)?.result);
+    expect(await titles(room)).toHaveLength(2);
+  });
+
+  it("keeps at most mutationIdsPerUser ids per user once trimmed: the oldest is forgotten, the newest kept", async () => {
+    const room = uniqueRoom();
+    const socket = await open(room);
+    socket.send(create(1, "oldest", "w-0"));
+    await answered(socket, [1]);
+    // Enough cursor moves (no rows) to pass the per-user count plus its trimming slack, over the user's sockets.
+    const moves = limits.mutationIdsPerUser + MUTATION_TRIM_EVERY;
+    const movers = [socket, await open(room), await open(room)];
+    for (let index = 1; index <= moves; index += 1) movers[index % movers.length]!.send(cursor(index + 1, index, `w-${index}`));
+    for (const [at, mover] of movers.entries()) {
+      const ids = Array.from({ length: moves }, (_, index) => index + 1).filter((index) => index % movers.length === at);
+      await answered(mover, ids.map((index) => index + 1));
+    }
+    for (const mover of movers) for (const [id, answer] of answers(mover)) if (id > 1) expect(answer.error, `answer ${id}`).toBeUndefined();
+    const kept = await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
+      state.storage.sql.exec<{ id: string }>("SELECT id FROM _mutations WHERE sub = 'alice' ORDER BY n").toArray().map((row) => row.id),
+    );
+    expect(kept.length).toBeLessThanOrEqual(limits.mutationIdsPerUser + MUTATION_TRIM_EVERY);
+    expect(kept).not.toContain("w-0");
+    expect(kept).toContain(`w-${moves}`);
+    socket.send(create(1_000, "oldest", "w-0"));
+    await answered(socket, [1_000]);
+    expect(await titles(room)).toEqual(["oldest", "oldest"]);
   });
 });
