@@ -118,7 +118,10 @@ function idempotencyKey(request: Request, url: URL, endpoint: string): ReturnTyp
   if (!parsed.ok) return { ok: false, message: `${IDEMPOTENCY_KEY_HEADER}: ${parsed.message.replace(/^mutationId /, "")}` };
   const calls = url.pathname.slice(endpoint.length + 1).split(",").length;
   if (url.searchParams.get("batch") === "1" && calls > 1) {
-    return { ok: false, message: `an ${IDEMPOTENCY_KEY_HEADER} names one mutation; this request batches ${calls} calls — send them one per request` };
+    return {
+      ok: false,
+      message: `an ${IDEMPOTENCY_KEY_HEADER} names one mutation; this request batches ${calls} calls — send them one per request`,
+    };
   }
   return parsed;
 }

@@ -104,7 +104,11 @@ export class MutationLedger {
       return running.done;
     }
     const recorded = this.sql
-      .exec<Recorded>(`SELECT n, path, fingerprint, seq, answer, answer_bytes FROM ${LEDGER_TABLE} WHERE sub = ? AND id = ?`, call.user, call.id)
+      .exec<Recorded>(
+        `SELECT n, path, fingerprint, seq, answer, answer_bytes FROM ${LEDGER_TABLE} WHERE sub = ? AND id = ?`,
+        call.user,
+        call.id,
+      )
       .toArray()[0];
     // Past the window's age an id is forgotten, even before a trim removes it.
     if (recorded && recorded.n < this.#oldestKept()) this.trim(call.user);

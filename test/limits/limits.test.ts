@@ -376,7 +376,10 @@ describe("the mutation id window", () => {
   });
   const titles = (room: string) =>
     runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
-      state.storage.sql.exec<{ title: string }>("SELECT title FROM tasks ORDER BY id").toArray().map((row) => row.title),
+      state.storage.sql
+        .exec<{ title: string }>("SELECT title FROM tasks ORDER BY id")
+        .toArray()
+        .map((row) => row.title),
     );
   async function answered(socket: RawSocket, ids: number[]): Promise<void> {
     while (!ids.every((id) => answers(socket).has(id))) await socket.waitForFrames(socket.frames.length + 1);
@@ -411,11 +414,17 @@ describe("the mutation id window", () => {
     for (let index = 1; index <= moves; index += 1) movers[index % movers.length]!.send(cursor(index + 1, index, `w-${index}`));
     for (const [at, mover] of movers.entries()) {
       const ids = Array.from({ length: moves }, (_, index) => index + 1).filter((index) => index % movers.length === at);
-      await answered(mover, ids.map((index) => index + 1));
+      await answered(
+        mover,
+        ids.map((index) => index + 1),
+      );
     }
     for (const mover of movers) for (const [id, answer] of answers(mover)) if (id > 1) expect(answer.error, `answer ${id}`).toBeUndefined();
     const kept = await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
-      state.storage.sql.exec<{ id: string }>("SELECT id FROM _mutations WHERE sub = 'alice' ORDER BY n").toArray().map((row) => row.id),
+      state.storage.sql
+        .exec<{ id: string }>("SELECT id FROM _mutations WHERE sub = 'alice' ORDER BY n")
+        .toArray()
+        .map((row) => row.id),
     );
     expect(kept.length).toBeLessThanOrEqual(limits.mutationIdsPerUser + MUTATION_TRIM_EVERY);
     expect(kept).not.toContain("w-0");

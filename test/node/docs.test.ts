@@ -124,6 +124,10 @@ describe("README.md room limits", () => {
       `| ${count(d.table.rows)} rows and ${bytes(d.table.bytes)} of values per table per room`,
     );
     expect(row("`debouncedKeys`, `debouncedBytes`")).toContain(`| ${count(d.debouncedKeys)} keys and ${bytes(d.debouncedBytes)} per room`);
+    expect(row("`mutationIdsPerUser`, `mutationIdsPerRoom`")).toContain(
+      `| ${count(d.mutationIdsPerUser)} ids per user and ${count(d.mutationIdsPerRoom)} per room`,
+    );
+    expect(row("`mutationIdTtlMs`")).toContain(`| ${count(d.mutationIdTtlMs)} ms (${d.mutationIdTtlMs / 3_600_000} h)`);
   });
 });
 
