@@ -131,6 +131,15 @@ export async function roundTrips(context: BenchContext, path: "direct" | "proxy"
         },
       },
       {
+        key: "handMutationWithId",
+        label: "hand-written tRPC frame: tasks.create with a mutation id (recorded)",
+        op: async (i) => {
+          const { id, frame } = handFrame("mutation", "tasks.create", `{"title":"bench ${i}"}`);
+          const withId = frame.replace('"params":{', `"params":{"mutationId":"bench-${suffix}:${i}",`);
+          checkReply((await hand.call(withId, [id]))[0]!, id);
+        },
+      },
+      {
         key: "handQuery",
         label: "hand-written tRPC frame: tasks.get",
         op: async () => {
