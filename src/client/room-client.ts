@@ -7,8 +7,9 @@
  * router type (`createRoomClient<AppRouter>(…)`); imports only types from the
  * server, plus the wire contract. The stock `@trpc/client` links work too.
  */
-import { createTRPCClient, httpBatchLink, splitLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, splitLink, type TRPCClient, type TRPCLink } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
+import { observable } from "@trpc/server/observable";
 import superjson from "superjson";
 import { BOOKMARK_HEADER, REPLICA_PATH_PREFIX, roomHttpUrl, roomSocketUrl, roomTicketUrl } from "../protocol/routes";
 import { MAX_BATCH_SIZE } from "../protocol/wire-limits";
@@ -67,6 +68,9 @@ export type RoomClient<TRouter extends AnyRouter> = TRPCClient<TRouter>;
 
 const connections = new WeakMap<object, RoomConnection>();
 
+/** The acknowledgement-level procedure whose answers carry a D1 bookmark. */
+const REPLICATED_PATH = "sync.replicated";
+
 /**
  * Connects to a room and returns its typed client. Reconnects with backoff;
  * a token function is called again on every reconnect.
@@ -95,7 +99,9 @@ export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientO
     keepAliveMs: options.keepAliveMs ?? 30_000,
     ...(options.retryWindowMs === undefined ? {} : { retryWindowMs: options.retryWindowMs }),
   });
-  // The newest D1 bookmark seen: each replica read is at least as fresh as the last one.
+  // The newest D1 bookmark seen (replica read answers, `sync.replicated` answers):
+  // each replica read is at least as fresh as the last one, and sees every write
+  // a `sync.replicated` call confirmed.
   let bookmark: string | null = null;
   const replicaReads = httpBatchLink({
     url: roomHttpUrl(options.url, options.room),
@@ -110,10 +116,33 @@ export function createRoomClient<TRouter extends AnyRouter>(options: RoomClientO
     },
   });
   const client = createTRPCClient<TRouter>({
-    links: [splitLink({ condition: (op) => op.path.startsWith(REPLICA_PATH_PREFIX), true: replicaReads, false: roomLink(connection) })],
+    links: [
+      adoptReplicatedBookmark((seen) => (bookmark = seen)),
+      splitLink({ condition: (op) => op.path.startsWith(REPLICA_PATH_PREFIX), true: replicaReads, false: roomLink(connection) }),
+    ],
   });
   connections.set(client, connection);
   return client;
+}
+
+/** Passes every bookmark a `sync.replicated` answer carries to `adopt` (the replica link sends it with the next read). */
+function adoptReplicatedBookmark<TRouter extends AnyRouter>(adopt: (bookmark: string) => void): TRPCLink<TRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) =>
+        next(op).subscribe({
+          next(value) {
+            if (op.path === REPLICATED_PATH) {
+              const answer = value.result.type === "data" || value.result.type === undefined ? value.result.data : undefined;
+              const seen = (answer as { bookmark?: unknown } | undefined)?.bookmark;
+              if (typeof seen === "string") adopt(seen);
+            }
+            observer.next(value);
+          },
+          error: (error) => observer.error(error),
+          complete: () => observer.complete(),
+        }),
+      );
 }
 
 /** Drops and reopens a room client's socket (subscriptions resume; unanswered calls are re-sent, mutations with their ids). */

@@ -194,6 +194,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           this.#mutations.install();
           quotas.install(app.tables.map((table) => ({ ...expectedColumns(table.room), quota: tableQuota(this.#limits, table.name) })));
           this.#sync = new SyncEngine(ctx.storage.sql, this.#log, env.DB, tableNames);
+          // `sync.replicated` waits inside an event: the engine moves the alarm itself for retries and deadlines.
+          this.#sync.onAlarmNeeded(() => this.#alarms.schedule());
           // A migration may rebuild a table without logging its rows: rewrite the replica once.
           if (report.applied.length > 0 && report.applied.length < report.total) this.#sync.requireFullResync();
           this.#services = app.services(this.#db);

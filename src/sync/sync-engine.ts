@@ -5,6 +5,8 @@
  * (upserts, deletes, watermark); only then does the watermark advance. Fails
  * safe: room writes never wait for D1, pushes back off, nothing is trimmed
  * from the log before it is replicated, and a full resync repairs any gap.
+ * Callers may wait for a seq to be replicated (`replicated`): that pushes at
+ * once (outside a backoff) and answers from the push's own outcome.
  * Receives the room's SqlStorage, the change log and the D1 binding.
  */
 import {
@@ -19,6 +21,7 @@ import {
 } from "../lib/limits";
 import type { ChangeLog } from "../live/change-log";
 import { deletes, upserts, watermark, type RowSet } from "./replica-statements";
+import { ReplicationWaiters, SeqAheadError, type ReplicationAck } from "./replication-waiters";
 
 /** The durable state of the engine (the `_sync_status` row). */
 interface SyncState {
@@ -81,6 +84,14 @@ export class SyncEngine {
    * current. Set on wake, on every commit and after a push that left work behind.
    */
   #pendingSince: number | null = null;
+  /** When the attempt in flight started (for timeout messages). */
+  #runningSince: number | null = null;
+  /** Calls waiting for a seq to reach the replica (`replicated`). */
+  readonly #waiters = new ReplicationWaiters();
+  /** The D1 bookmark read after the replica reached `seq` (shared by the waiters it answers). */
+  #bookmark: { seq: number; read: Promise<string | null> } | null = null;
+  /** Asks the room to bring its alarm in line with `nextDue()` (set by the room; a no-op until then). */
+  #requestAlarm: () => Promise<void> = async () => {};
 
   constructor(
     private readonly sql: SqlStorage,
@@ -123,21 +134,163 @@ export class SyncEngine {
     if (this.#pendingSince === null) this.#pendingSince = this.now();
   }
 
-  /** When the next push is due, or null when the replica is current. */
-  nextDue(): number | null {
-    // Called after every event: decided from memory, without reading the log.
-    if (this.#running || this.#state.room === null || this.#pendingSince === null) return null;
-    const windowEnd = this.#pendingSince + REPLICATION_WINDOW_MS;
-    return Math.max(windowEnd, this.#state.next_attempt_at ?? 0);
+  /**
+   * Lets the engine move the room's alarm earlier on its own: a `replicated`
+   * call waits inside an event, so no event settles (and reschedules) while a
+   * failed push's retry or a waiter's deadline needs the alarm.
+   */
+  onAlarmNeeded(request: () => Promise<void>): void {
+    this.#requestAlarm = request;
   }
 
-  /** Runs one push (or a full resync when one is needed). Never throws; failures are recorded. */
+  /**
+   * When the alarm is next needed: the next push, or the earliest deadline of a
+   * `replicated` call while no push is in flight (an attempt in flight answers
+   * its waiters when it ends). Null when there is nothing to do.
+   */
+  nextDue(): number | null {
+    // Called after every event: decided from memory, without reading the log.
+    if (this.#running) return null;
+    const push = this.#pushDue();
+    const deadline = this.#waiters.earliestDeadline();
+    if (deadline === null) return push;
+    return push === null ? deadline : Math.min(push, deadline);
+  }
+
+  /** Answers waiters whose deadline passed, then runs one push if one is due. Never throws; failures are recorded. */
   async run(): Promise<void> {
+    this.#expireWaiters();
+    const due = this.#pushDue();
+    if (due === null || due > this.now()) return;
     try {
       await this.sync();
     } catch {
       // Recorded in the status; the alarm retries after the backoff.
     }
+  }
+
+  /**
+   * Resolves once the D1 replica has confirmed `seq` (a seq a mutation
+   * returned), with a D1 bookmark taken after the confirmation. Pushes at once
+   * unless D1 is in its backoff. Fails with BAD_REQUEST for a seq beyond the
+   * room's head, TOO_MANY_REQUESTS beyond MAX_REPLICATION_WAITERS, and TIMEOUT
+   * when `timeoutMs` passes — or as soon as the next attempt after a D1 failure
+   * falls after the deadline — naming the seq, the replicated seq and why.
+   */
+  async replicated(seq: number, timeoutMs: number): Promise<ReplicationAck> {
+    const head = this.log.head();
+    if (seq > head) throw new SeqAheadError(`seq ${seq} is beyond this room's head (${head}): wait for a seq a mutation returned`);
+    if (seq <= this.#state.replicated_seq) return { seq, replicatedSeq: this.#state.replicated_seq, bookmark: await this.#bookmarkRead() };
+    const answer = this.#waiters.add(seq, timeoutMs, this.now());
+    if (!this.#running) {
+      const nextAttempt = this.#state.next_attempt_at;
+      if (nextAttempt !== null && nextAttempt > this.now()) {
+        // In backoff: never push early for a waiter (that would hammer a failing D1).
+        this.#rejectUnreachable();
+        this.#alarmNeeded();
+      } else {
+        this.#nudge();
+      }
+    }
+    return answer;
+  }
+
+  /** When the next push is due (window end or backoff), or null when the replica is current or a push runs. */
+  #pushDue(): number | null {
+    if (this.#running || this.#state.room === null || this.#pendingSince === null) return null;
+    const windowEnd = this.#pendingSince + REPLICATION_WINDOW_MS;
+    return Math.max(windowEnd, this.#state.next_attempt_at ?? 0);
+  }
+
+  /** Starts a push now, for waiters; its outcome reaches them through #attempt. */
+  #nudge(): void {
+    this.sync().catch(() => {
+      // Recorded in the status; waiters are answered from #attempt and #afterAttempt.
+    });
+  }
+
+  #alarmNeeded(): void {
+    this.#requestAlarm().catch((error: unknown) => console.error("scheduling the sync alarm for replication waiters failed", error));
+  }
+
+  /** After any attempt: keep pushing while waiters wait and pushes succeed, else let the alarm retry and time them out. */
+  #afterAttempt(progressed: boolean): void {
+    this.#expireWaiters();
+    if (this.#waiters.size === 0) return;
+    const nextAttempt = this.#state.next_attempt_at;
+    if (progressed && this.#pending() && (nextAttempt === null || nextAttempt <= this.now())) this.#nudge();
+    else this.#alarmNeeded();
+  }
+
+  /** Resolves every waiter the replica has reached, with one bookmark read for all of them. */
+  #resolveReached(): void {
+    const reached = this.#waiters.takeReached(this.#state.replicated_seq);
+    if (reached.length === 0) return;
+    const replicatedSeq = this.#state.replicated_seq;
+    void this.#bookmarkRead().then((bookmark) => {
+      for (const waiter of reached) waiter.resolve({ seq: waiter.seq, replicatedSeq, bookmark });
+    });
+  }
+
+  /**
+   * A bookmark of a D1 session whose first query ran at the primary after the
+   * replica reached the current replicated seq: reads sent with it see every
+   * confirmed push. One read per confirmed seq; null when D1 cannot be read.
+   */
+  #bookmarkRead(): Promise<string | null> {
+    const seq = this.#state.replicated_seq;
+    if (this.#bookmark && this.#bookmark.seq >= seq) return this.#bookmark.read;
+    const entry = { seq, read: this.#readBookmark() };
+    this.#bookmark = entry;
+    // A failed read is not kept: the next waiter tries again.
+    void entry.read.then((bookmark) => {
+      if (bookmark === null && this.#bookmark === entry) this.#bookmark = null;
+    });
+    return entry.read;
+  }
+
+  async #readBookmark(): Promise<string | null> {
+    try {
+      const session = this.db.withSession("first-primary");
+      await session.prepare("SELECT seq FROM _replica_state WHERE room_id = ?").bind(this.#state.room).first();
+      return session.getBookmark();
+    } catch (error) {
+      console.warn("reading a D1 bookmark after replication failed; answering without one", error);
+      return null;
+    }
+  }
+
+  /** Rejects waiters whose deadline has passed. */
+  #expireWaiters(): void {
+    this.#waiters.rejectDeadlinesBy(
+      this.now(),
+      (waiter) =>
+        `seq ${waiter.seq} was not replicated within ${waiter.timeoutMs} ms (replicatedSeq ${this.#state.replicated_seq}): ${this.#why()}`,
+    );
+  }
+
+  /** In backoff: rejects at once the waiters whose deadline comes before the next attempt (they cannot be answered in time). */
+  #rejectUnreachable(): void {
+    const nextAttempt = this.#state.next_attempt_at;
+    if (nextAttempt === null) return;
+    this.#waiters.rejectDeadlinesBy(
+      nextAttempt,
+      (waiter) =>
+        `seq ${waiter.seq} cannot be replicated within ${waiter.timeoutMs} ms (replicatedSeq ${this.#state.replicated_seq}): ` +
+        `${this.#why()}, after this call's deadline`,
+    );
+  }
+
+  /** Why the replica has not reached a seq yet. */
+  #why(): string {
+    const now = this.now();
+    const state = this.#state;
+    if (state.consecutive_failures > 0) {
+      const retry = state.next_attempt_at === null ? "" : `; next attempt in ${Math.max(0, state.next_attempt_at - now)} ms`;
+      return `D1 is failing (${state.consecutive_failures} consecutive failures, backing off; last error: ${state.last_error})${retry}`;
+    }
+    if (this.#runningSince !== null) return `a push to D1 has been in flight for ${now - this.#runningSince} ms`;
+    return "the push has not run yet";
   }
 
   /**
@@ -147,7 +300,13 @@ export class SyncEngine {
   sync(options: { full?: boolean } = {}): Promise<SyncOutcome | null> {
     if (options.full) this.#update({ needs_full_resync: 1 });
     if (this.#running) return this.#running.then(() => (options.full ? this.sync() : null));
-    this.#running = this.#attempt().finally(() => (this.#running = null));
+    const before = this.#state.replicated_seq;
+    this.#runningSince = this.now();
+    this.#running = this.#attempt().finally(() => {
+      this.#running = null;
+      this.#runningSince = null;
+      this.#afterAttempt(this.#state.replicated_seq > before);
+    });
     return this.#running;
   }
 
@@ -206,6 +365,7 @@ export class SyncEngine {
       // Replicated entries are no longer pinned: apply the log's retention now.
       this.log.trim(this.now(), this.retentionFloor());
       if (this.#pending()) this.#pendingSince = this.now();
+      this.#resolveReached();
       return outcome;
     } catch (error) {
       const failures = this.#state.consecutive_failures + 1;
@@ -219,6 +379,7 @@ export class SyncEngine {
         last_error: error instanceof Error ? error.message : String(error),
       });
       this.#pendingSince = this.now();
+      this.#rejectUnreachable();
       throw error;
     }
   }
