@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { drizzle } from "drizzle-orm/durable-sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { DebouncedWriter, type Clock, type DebouncedEvent } from "../../src/debounce/debounced-writer";
@@ -8,6 +8,14 @@ import { RawSocket } from "../helpers/worker-socket";
 afterEach(closeClients);
 
 const stub = (room: string) => env.ROOMS.get(env.ROOMS.idFromName(room));
+
+/** The stored (flushed) JSON of a debounced key in the room's SQLite, or null. */
+function storedValue(room: string, key: string) {
+  return runInDurableObject(stub(room), (_instance, state) => {
+    const rows = state.storage.sql.exec<{ value: string }>("SELECT value FROM _debounced_state WHERE key = ?", key).toArray();
+    return rows[0]?.value ?? null;
+  });
+}
 
 /** A clock whose timers run only when the test advances time. */
 class ManualClock implements Clock {
@@ -160,10 +168,52 @@ describe("debounced values in a room", () => {
     const client = await clientFor(room);
     await client.debounced.update.mutate({ key: "volume", value: 7 });
     expect(await client.debounced.get.query({ key: "volume" })).toMatchObject({ value: 7, pending: true, updatedBy: "alice" });
-    expect(await client.debounced.flush.mutate({})).toEqual({ flushed: 1, keys: ["volume"] });
+    expect(await client.debounced.flush.mutate({})).toEqual({ flushed: 1, keys: ["volume"], seq: expect.any(Number) });
     expect(await client.debounced.get.query({ key: "volume" })).toMatchObject({ value: 7, pending: false });
     expect(await client.debounced.get.query({ key: "never" })).toBeNull();
     expect(await client.debounced.stats.query()).toMatchObject({ updatesReceived: 1, sqliteWrites: 1, pendingKeys: 0 });
+  });
+
+  it("acknowledges an update before it is durable: broadcast at once, in SQLite only after its flush", async () => {
+    const room = uniqueRoom();
+    const client = await clientFor(room);
+    const accepted = await client.debounced.update.mutate({ key: "draft", value: { text: "hello" }, intervalMs: 60_000 });
+    expect(accepted).toMatchObject({ key: "draft", pending: true });
+    expect(accepted.flushBy).toBeGreaterThan(Date.now() + 50_000);
+    expect(await storedValue(room, "draft")).toBeNull();
+
+    const flushed = await client.debounced.flush.mutate({ key: "draft" });
+    expect(flushed).toMatchObject({ flushed: 1, keys: ["draft"] });
+    // The answer came after the write: the value is in the room's SQLite, at the seq the flush returned.
+    expect(await storedValue(room, "draft")).toBe(JSON.stringify({ text: "hello" }));
+    const head = await runInDurableObject(stub(room), (_instance, state) =>
+      state.storage.sql.exec<{ seq: number }>("SELECT max(seq) AS seq FROM _changes").one(),
+    );
+    expect(flushed.seq).toBe(head.seq);
+  });
+
+  it("flush-and-wait keeps the value through a crash of the room right after its answer", async () => {
+    const room = uniqueRoom();
+    const client = await clientFor(room);
+    await client.debounced.update.mutate({ key: "kept", value: 1, intervalMs: 60_000 });
+    await client.debounced.update.mutate({ key: "lost", value: 2, intervalMs: 60_000 });
+    expect(await client.debounced.flush.mutate({ key: "kept" })).toMatchObject({ flushed: 1, keys: ["kept"] });
+    await abortAllDurableObjects(); // a crash right after the answer: nothing in memory survives
+    const fresh = await clientFor(room, "writer", "bob");
+    expect(await fresh.debounced.get.query({ key: "kept" })).toMatchObject({ value: 1, pending: false });
+    expect(await fresh.debounced.get.query({ key: "lost" })).toBeNull(); // accepted, never flushed: gone with the room
+  });
+
+  it("flush answers a seq that sync.replicated turns into a D1 confirmation", async () => {
+    const room = uniqueRoom();
+    const client = await clientFor(room);
+    await client.debounced.update.mutate({ key: "level", value: 9 });
+    const { seq } = await client.debounced.flush.mutate({});
+    expect((await client.sync.replicated.query({ seq })).replicatedSeq).toBeGreaterThanOrEqual(seq);
+    const row = await env.DB.prepare("SELECT value FROM _debounced_state WHERE room_id = ? AND key = ?").bind(room, "level").first();
+    expect(row).toEqual({ value: "9" });
+    // Nothing pending: flushing again writes nothing and answers the current seq.
+    expect(await client.debounced.flush.mutate({})).toEqual({ flushed: 0, keys: [], seq });
   });
 
   it("writes a value within its interval by the room's own timer", async () => {
@@ -271,7 +321,7 @@ describe("debounced values in a room", () => {
       type: "rpc_result",
       method: "flushDebounced",
       requestId: null,
-      data: { flushed: 1, keys: ["slider:brightness"] },
+      data: { flushed: 1, keys: ["slider:brightness"], seq: expect.any(Number) },
     });
     expect(frames[2]).toMatchObject({ type: "rpc_result", method: "updateDebounced", data: { key: "cursor:user123" } });
     socket.send({ action: "rpc", method: "getDebounced", payload: { key: "slider:brightness" } });
