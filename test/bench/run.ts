@@ -9,7 +9,7 @@
  *   npm run bench -- --quick      one-minute subset: test/bench/results/quick.json only
  *
  * Options: --only=a,b        run only these scenarios (round-trips, proxy, throughput,
- *                            fan-out, debounced, replication, replica-reads, memory,
+ *                            fan-out, debounced, replication, acks, replica-reads, memory,
  *                            hibernation); results go to quick.json
  *          --render           only re-render docs/benchmarks.md and the chart from latest.json
  *          --global-websocket use Node's built-in WebSocket instead of `ws`
@@ -37,6 +37,7 @@ import {
   waitReady,
   type RuntimeOptions,
 } from "./runtime";
+import { acks } from "./scenarios/acks";
 import { debounced } from "./scenarios/debounced";
 import { fanOut } from "./scenarios/fan-out";
 import { hibernation } from "./scenarios/hibernation";
@@ -114,6 +115,7 @@ const SCENARIOS: Array<{ name: string; quick: boolean; run(context: BenchContext
   { name: "fan-out", quick: true, run: fanOut },
   { name: "debounced", quick: true, run: debounced },
   { name: "replication", quick: true, run: replication },
+  { name: "acks", quick: true, run: acks },
   { name: "replica-reads", quick: true, run: replicaReads },
   { name: "hibernation", quick: false, run: hibernation },
 ];
