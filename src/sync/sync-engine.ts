@@ -21,7 +21,7 @@ import {
 } from "../lib/limits";
 import type { ChangeLog } from "../live/change-log";
 import { deletes, upserts, watermark, type RowSet } from "./replica-statements";
-import { ReplicationWaiters, SeqAheadError, type ReplicationAck } from "./replication-waiters";
+import { ReplicationWaiters, type ReplicationAck } from "./replication-waiters";
 
 /** The durable state of the engine (the `_sync_status` row). */
 interface SyncState {
@@ -87,11 +87,7 @@ export class SyncEngine {
   /** When the attempt in flight started (for timeout messages). */
   #runningSince: number | null = null;
   /** Calls waiting for a seq to reach the replica (`replicated`). */
-  readonly #waiters = new ReplicationWaiters();
-  /** The D1 bookmark read after the replica reached `seq` (shared by the waiters it answers). */
-  #bookmark: { seq: number; read: Promise<string | null> } | null = null;
-  /** Asks the room to bring its alarm in line with `nextDue()` (set by the room; a no-op until then). */
-  #requestAlarm: () => Promise<void> = async () => {};
+  readonly #waiters: ReplicationWaiters;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -103,6 +99,26 @@ export class SyncEngine {
   ) {
     this.sql.exec("INSERT OR IGNORE INTO _sync_status (id) VALUES (1)");
     this.#state = this.sql.exec<SyncState & Record<string, SqlStorageValue>>("SELECT * FROM _sync_status WHERE id = 1").one();
+    this.#waiters = new ReplicationWaiters(
+      {
+        now: () => this.now(),
+        facts: () => ({
+          room: this.#state.room,
+          head: this.log.head(),
+          replicatedSeq: this.#state.replicated_seq,
+          pending: this.#pending(),
+          runningSince: this.#runningSince,
+          failures: this.#state.consecutive_failures,
+          lastError: this.#state.last_error,
+          nextAttemptAt: this.#state.next_attempt_at,
+        }),
+        push: () =>
+          void this.sync().catch(() => {
+            // Recorded in the status; the waiters hear of it from #attempt.
+          }),
+      },
+      db,
+    );
     if (this.#pending()) this.#pendingSince = this.now();
   }
 
@@ -140,7 +156,7 @@ export class SyncEngine {
    * failed push's retry or a waiter's deadline needs the alarm.
    */
   onAlarmNeeded(request: () => Promise<void>): void {
-    this.#requestAlarm = request;
+    this.#waiters.onAlarmNeeded(request);
   }
 
   /**
@@ -159,7 +175,7 @@ export class SyncEngine {
 
   /** Answers waiters whose deadline passed, then runs one push if one is due. Never throws; failures are recorded. */
   async run(): Promise<void> {
-    this.#expireWaiters();
+    this.#waiters.expire();
     const due = this.#pushDue();
     if (due === null || due > this.now()) return;
     try {
@@ -177,22 +193,8 @@ export class SyncEngine {
    * when `timeoutMs` passes — or as soon as the next attempt after a D1 failure
    * falls after the deadline — naming the seq, the replicated seq and why.
    */
-  async replicated(seq: number, timeoutMs: number): Promise<ReplicationAck> {
-    const head = this.log.head();
-    if (seq > head) throw new SeqAheadError(`seq ${seq} is beyond this room's head (${head}): wait for a seq a mutation returned`);
-    if (seq <= this.#state.replicated_seq) return { seq, replicatedSeq: this.#state.replicated_seq, bookmark: await this.#bookmarkRead() };
-    const answer = this.#waiters.add(seq, timeoutMs, this.now());
-    if (!this.#running) {
-      const nextAttempt = this.#state.next_attempt_at;
-      if (nextAttempt !== null && nextAttempt > this.now()) {
-        // In backoff: never push early for a waiter (that would hammer a failing D1).
-        this.#rejectUnreachable();
-        this.#alarmNeeded();
-      } else {
-        this.#nudge();
-      }
-    }
-    return answer;
+  replicated(seq: number, timeoutMs: number): Promise<ReplicationAck> {
+    return this.#waiters.wait(seq, timeoutMs);
   }
 
   /** When the next push is due (window end or backoff), or null when the replica is current or a push runs. */
@@ -200,97 +202,6 @@ export class SyncEngine {
     if (this.#running || this.#state.room === null || this.#pendingSince === null) return null;
     const windowEnd = this.#pendingSince + REPLICATION_WINDOW_MS;
     return Math.max(windowEnd, this.#state.next_attempt_at ?? 0);
-  }
-
-  /** Starts a push now, for waiters; its outcome reaches them through #attempt. */
-  #nudge(): void {
-    this.sync().catch(() => {
-      // Recorded in the status; waiters are answered from #attempt and #afterAttempt.
-    });
-  }
-
-  #alarmNeeded(): void {
-    this.#requestAlarm().catch((error: unknown) => console.error("scheduling the sync alarm for replication waiters failed", error));
-  }
-
-  /** After any attempt: keep pushing while waiters wait and pushes succeed, else let the alarm retry and time them out. */
-  #afterAttempt(progressed: boolean): void {
-    this.#expireWaiters();
-    if (this.#waiters.size === 0) return;
-    const nextAttempt = this.#state.next_attempt_at;
-    if (progressed && this.#pending() && (nextAttempt === null || nextAttempt <= this.now())) this.#nudge();
-    else this.#alarmNeeded();
-  }
-
-  /** Resolves every waiter the replica has reached, with one bookmark read for all of them. */
-  #resolveReached(): void {
-    const reached = this.#waiters.takeReached(this.#state.replicated_seq);
-    if (reached.length === 0) return;
-    const replicatedSeq = this.#state.replicated_seq;
-    void this.#bookmarkRead().then((bookmark) => {
-      for (const waiter of reached) waiter.resolve({ seq: waiter.seq, replicatedSeq, bookmark });
-    });
-  }
-
-  /**
-   * A bookmark of a D1 session whose first query ran at the primary after the
-   * replica reached the current replicated seq: reads sent with it see every
-   * confirmed push. One read per confirmed seq; null when D1 cannot be read.
-   */
-  #bookmarkRead(): Promise<string | null> {
-    const seq = this.#state.replicated_seq;
-    if (this.#bookmark && this.#bookmark.seq >= seq) return this.#bookmark.read;
-    const entry = { seq, read: this.#readBookmark() };
-    this.#bookmark = entry;
-    // A failed read is not kept: the next waiter tries again.
-    void entry.read.then((bookmark) => {
-      if (bookmark === null && this.#bookmark === entry) this.#bookmark = null;
-    });
-    return entry.read;
-  }
-
-  async #readBookmark(): Promise<string | null> {
-    try {
-      const session = this.db.withSession("first-primary");
-      await session.prepare("SELECT seq FROM _replica_state WHERE room_id = ?").bind(this.#state.room).first();
-      return session.getBookmark();
-    } catch (error) {
-      console.warn("reading a D1 bookmark after replication failed; answering without one", error);
-      return null;
-    }
-  }
-
-  /** Rejects waiters whose deadline has passed. */
-  #expireWaiters(): void {
-    this.#waiters.rejectDeadlinesBy(
-      this.now(),
-      (waiter) =>
-        `seq ${waiter.seq} was not replicated within ${waiter.timeoutMs} ms (replicatedSeq ${this.#state.replicated_seq}): ${this.#why()}`,
-    );
-  }
-
-  /** In backoff: rejects at once the waiters whose deadline comes before the next attempt (they cannot be answered in time). */
-  #rejectUnreachable(): void {
-    const nextAttempt = this.#state.next_attempt_at;
-    if (nextAttempt === null) return;
-    this.#waiters.rejectDeadlinesBy(
-      nextAttempt,
-      (waiter) =>
-        `seq ${waiter.seq} cannot be replicated within ${waiter.timeoutMs} ms (replicatedSeq ${this.#state.replicated_seq}): ` +
-        `${this.#why()}, after this call's deadline`,
-    );
-  }
-
-  /** Why the replica has not reached a seq yet. */
-  #why(): string {
-    const now = this.now();
-    const state = this.#state;
-    if (state.consecutive_failures > 0) {
-      const retry = state.next_attempt_at === null ? "" : `; next attempt in ${Math.max(0, state.next_attempt_at - now)} ms`;
-      return `D1 is failing (${state.consecutive_failures} consecutive failures, backing off; last error: ${state.last_error})${retry}`;
-    }
-    if (this.#runningSince !== null) return `a push to D1 has been in flight for ${now - this.#runningSince} ms`;
-    return "the push has not run yet";
   }
 
   /**
@@ -305,7 +216,7 @@ export class SyncEngine {
     this.#running = this.#attempt().finally(() => {
       this.#running = null;
       this.#runningSince = null;
-      this.#afterAttempt(this.#state.replicated_seq > before);
+      this.#waiters.attemptEnded(this.#state.replicated_seq > before);
     });
     return this.#running;
   }
@@ -365,7 +276,7 @@ export class SyncEngine {
       // Replicated entries are no longer pinned: apply the log's retention now.
       this.log.trim(this.now(), this.retentionFloor());
       if (this.#pending()) this.#pendingSince = this.now();
-      this.#resolveReached();
+      this.#waiters.confirmed();
       return outcome;
     } catch (error) {
       const failures = this.#state.consecutive_failures + 1;
@@ -379,7 +290,7 @@ export class SyncEngine {
         last_error: error instanceof Error ? error.message : String(error),
       });
       this.#pendingSince = this.now();
-      this.#rejectUnreachable();
+      this.#waiters.failed();
       throw error;
     }
   }
