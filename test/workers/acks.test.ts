@@ -99,6 +99,39 @@ describe("sync.replicated", () => {
     expect(response.headers.get(BOOKMARK_HEADER)).toEqual(expect.any(String));
   });
 
+  it("answers over the HTTP endpoint too (the Worker forwards it to the room)", async () => {
+    const room = uniqueRoom("acks");
+    const client = await clientFor(room, "writer");
+    const task = await client.tasks.create.mutate({ title: "over HTTP" });
+    const input = encodeURIComponent(JSON.stringify({ json: { seq: task.seq } }));
+    const response = await SELF.fetch(`http://example.com/rooms/${room}/trpc/sync.replicated?input=${input}`, {
+      headers: { authorization: `Bearer ${await tokenFor(room, "reader", "curl")}` },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { result: { data: { json: { seq: number; replicatedSeq: number; bookmark: string } } } };
+    expect(body.result.data.json).toMatchObject({ seq: task.seq, bookmark: expect.any(String) });
+    expect(body.result.data.json.replicatedSeq).toBeGreaterThanOrEqual(task.seq);
+    expect(await replicaTask(room, task.id)).toMatchObject({ title: "over HTTP" });
+  });
+
+  it("does not hold up the client's other calls while it waits", async () => {
+    const room = uniqueRoom("acks");
+    const client = await clientFor(room, "writer");
+    const before = await client.tasks.create.mutate({ title: "before" });
+    await client.sync.replicated.query({ seq: before.seq });
+    const outage = d1Outage();
+    const task = await client.tasks.create.mutate({ title: "waited for" });
+    let answered = false;
+    const waiting = client.sync.replicated.query({ seq: task.seq, timeoutMs: 20_000 }).finally(() => (answered = true));
+    const next = await client.tasks.create.mutate({ title: "written while a call waits" });
+    expect(next.seq).toBeGreaterThan(task.seq);
+    expect(await client.tasks.get.query({ id: next.id })).toMatchObject({ title: "written while a call waits" });
+    expect(answered).toBe(false);
+    outage.lift();
+    await runInDurableObject(stub(room), (_instance, state) => state.storage.setAlarm(Date.now()));
+    expect((await waiting).replicatedSeq).toBeGreaterThanOrEqual(task.seq);
+  });
+
   it("refuses a seq beyond the room's head", async () => {
     const room = uniqueRoom("acks");
     const client = await clientFor(room, "writer");
