@@ -3,7 +3,9 @@
  * answers once the D1 replica has that seq, with a D1 bookmark for replica reads.
  */
 import { env, runInDurableObject, SELF } from "cloudflare:test";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
+import type { AppRouter } from "../../src/app";
 import { MAX_REPLICATED_TIMEOUT_MS, MAX_REPLICATION_WAITERS } from "../../src/lib/limits";
 import { BOOKMARK_HEADER } from "../../src/protocol/routes";
 import { Room } from "../../src/worker";
@@ -36,6 +38,19 @@ async function syncStatus(room: string) {
 }
 
 describe("sync.replicated", () => {
+  it("is typed on the router: { seq, timeoutMs? } → { seq, replicatedSeq, bookmark, waitedMs }; debounced.flush answers a seq", () => {
+    expectTypeOf<inferRouterInputs<AppRouter>["sync"]["replicated"]>().toEqualTypeOf<{ seq: number; timeoutMs?: number | undefined }>();
+    expectTypeOf<inferRouterOutputs<AppRouter>["sync"]["replicated"]>().toEqualTypeOf<{
+      seq: number;
+      replicatedSeq: number;
+      bookmark: string | null;
+      waitedMs: number;
+    }>();
+    expectTypeOf<inferRouterOutputs<AppRouter>["debounced"]["flush"]>().toEqualTypeOf<
+      { flushed: number; keys: string[] } & { seq: number }
+    >();
+  });
+
   it("answers once the row is in D1, with replicatedSeq ≥ seq and a bookmark", async () => {
     const room = uniqueRoom("acks");
     const client = await clientFor(room, "writer");
