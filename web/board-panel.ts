@@ -1,10 +1,12 @@
 /**
  * The task board: create, edit, complete, reopen, move and delete tasks. The
- * columns are one `tasks.live` subscription (the room re-sends the list after
- * every commit that touches tasks, and resumes it after a reconnect), so other
- * people's changes appear without any refresh.
+ * columns are one `tasks.live` subscription, kept as a materialized list by
+ * `watchWindow` (the room sends the list, then only what each commit changed,
+ * and resumes with a diff after a reconnect), so other people's changes appear
+ * without any refresh.
  */
 import type { Task, TaskStatus } from "../schema";
+import { watchWindow } from "../src/client/live-window";
 import { byId, h } from "./dom";
 import { attempt } from "./notices";
 import type { Session } from "./session";
@@ -62,15 +64,19 @@ export function mountBoard(session: Session): () => void {
   };
   form.addEventListener("submit", onSubmit);
 
-  const subscription = client.tasks.live.subscribe(
+  const subscription = watchWindow(
+    client.tasks.live,
     { limit: BOARD_LIMIT },
     {
-      onData: ({ data }) => render(data),
-      onError: (error) => summary.replaceChildren(`The board stopped updating: ${error.message}. Reload the page to retry.`),
+      onRows: (tasks) => render(tasks),
+      onError: (error) =>
+        summary.replaceChildren(
+          `The board stopped updating: ${error instanceof Error ? error.message : String(error)}. Reload the page to retry.`,
+        ),
     },
   );
 
-  function render(tasks: Task[]): void {
+  function render(tasks: readonly Task[]): void {
     const seen = new Set<number>();
     const byStatus = new Map<TaskStatus, HTMLLIElement[]>(COLUMNS.map(({ status }) => [status, []]));
     for (const task of tasks) {

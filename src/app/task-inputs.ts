@@ -90,6 +90,9 @@ export const liveTasksInput = z
   })
   .default({ limit: DEFAULT_LIVE_LIMIT });
 
+/** Input of `tasks.stats`: counts of all tasks, or of one assignee's (`null`: the unassigned). */
+export const taskStatsInput = z.strictObject({ assignee: assignee.optional(), lastEventId }).default({});
+
 export type CreateTaskInput = z.infer<typeof createTaskInput>;
 export type UpdateTaskInput = z.infer<typeof updateTaskInput>;
 export type ListTasksInput = z.infer<typeof listTasksInput>;

@@ -3,10 +3,10 @@
  * receives the database from the room. Every write is logged by the change-log
  * triggers, so nothing here announces changes.
  */
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNull, type SQL } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Task } from "../../schema";
-import { tasks as taskTables } from "../../schema/tasks";
+import { TASK_STATUSES, tasks as taskTables, type TaskStatus } from "../../schema/tasks";
 import type { CreateTaskInput, ListTasksInput, UpdateTaskInput } from "./task-inputs";
 
 const tasks = taskTables.room;
@@ -15,6 +15,12 @@ export interface TaskPage {
   items: Task[];
   /** Pass as `cursor` to get the next page; null on the last page. */
   nextCursor: number | null;
+}
+
+/** How many tasks there are, in all and per status. */
+export interface TaskStats {
+  total: number;
+  byStatus: Record<TaskStatus, number>;
 }
 
 export class TaskStore {
@@ -63,6 +69,15 @@ export class TaskStore {
     const more = rows.length > input.limit;
     const items = more ? rows.slice(0, input.limit) : rows;
     return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+  }
+
+  /** Counts tasks per status (of one assignee when given; `null`: unassigned). */
+  stats(assignee?: string | null): TaskStats {
+    const where = assignee === undefined ? undefined : assignee === null ? isNull(tasks.assignee) : eq(tasks.assignee, assignee);
+    const rows = this.db.select({ status: tasks.status, count: count() }).from(tasks).where(where).groupBy(tasks.status).all();
+    const byStatus = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
+    for (const row of rows) byStatus[row.status] = row.count;
+    return { total: rows.reduce((sum, row) => sum + row.count, 0), byStatus };
   }
 
   /** Applies the given fields; returns undefined when the task does not exist. */

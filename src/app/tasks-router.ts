@@ -8,9 +8,9 @@ import { TRPCError } from "@trpc/server";
 import type { Task } from "../../schema";
 import { tasks } from "../../schema/tasks";
 import { api } from "./api";
-import { createTaskInput, listTasksInput, liveTasksInput, taskIdInput, updateTaskInput } from "./task-inputs";
+import { createTaskInput, listTasksInput, liveTasksInput, taskIdInput, taskStatsInput, updateTaskInput } from "./task-inputs";
 
-const { router, readerProcedure, writerProcedure, committed, changesProcedure, liveProcedure } = api;
+const { router, readerProcedure, writerProcedure, committed, changesProcedure, liveProcedure, windowProcedure } = api;
 
 function found(task: Task | undefined, id: number): Task {
   if (!task) throw new TRPCError({ code: "NOT_FOUND", message: `task ${id} does not exist` });
@@ -42,10 +42,12 @@ export const tasksRouter = router({
   /** Every task insert, update and delete, resumable by seq (see docs/live-data.md). */
   changes: changesProcedure(tasks),
 
-  /** The first `limit` tasks (by id), optionally of one status, re-sent after every commit that touches tasks. */
-  live: liveProcedure(
-    [tasks],
-    liveTasksInput,
-    (ctx, input) => ctx.services.tasks.list({ limit: input.limit, cursor: null, ...(input.status ? { status: input.status } : {}) }).items,
-  ),
+  /**
+   * The first `limit` tasks (by id), optionally of one status: the window, then
+   * after every commit that changes it only what changed (docs/live-data.md).
+   */
+  live: windowProcedure(tasks, liveTasksInput, (input) => ({ filters: { status: input.status }, limit: input.limit })),
+
+  /** Live counters: how many tasks per status (of one assignee, if given), re-sent whole after every commit that touches tasks. */
+  stats: liveProcedure([tasks], taskStatsInput, (ctx, input) => ctx.services.tasks.stats(input.assignee)),
 });

@@ -22,3 +22,13 @@ export {
   type ServiceIdentity,
 } from "./service-client";
 export type { Identity, Role } from "../protocol/identity";
+export {
+  LiveWindowRows,
+  watchWindow,
+  type WatchedWindow,
+  type WatchWindowOptions,
+  type WindowChange,
+  type WindowEvent,
+  type WindowRowOf,
+  type WindowSubscribable,
+} from "./live-window";

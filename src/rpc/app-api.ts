@@ -19,7 +19,7 @@ import type { RoomContext, RoomDatabase } from "./context";
 import { crud, type ColumnKey, type CrudOptions } from "./crud";
 import { engineRouters, ENGINE_NAMESPACES } from "./engine-router";
 import { adminProcedure, analyticsProcedure, middleware, readerProcedure, router, writerProcedure } from "./init";
-import { changesProcedure, committed, liveProcedure, type LiveQueryContext } from "./live-procedures";
+import { changesProcedure, committed, liveProcedure, windowProcedure, type LiveQueryContext } from "./live-procedures";
 import { proceduresOf } from "./procedures";
 import { replicaProcedure } from "./replica-procedures";
 import { REPLICA_PATH_PREFIX } from "../protocol/routes";
@@ -102,6 +102,8 @@ export function createAppApi<TSchema extends Record<string, unknown>, TServices 
     ) {
       return liveProcedure(tables, input, run as unknown as (ctx: LiveQueryContext, input: z.output<TInput>) => Result);
     },
+    /** An incremental live query over a window of one table: a snapshot, then diffs (see live-procedures.ts). */
+    windowProcedure,
     replicaProcedure,
     committed,
 

@@ -18,7 +18,7 @@ import { DEFAULT_LIVE_LIMIT, DEFAULT_PAGE_SIZE, MAX_LIVE_LIMIT, MAX_PAGE_SIZE } 
 import { roomReader, type RowOf, type TableReader } from "../replica/table-reader";
 import type { RoomContext } from "./context";
 import { adminProcedure, readerProcedure, router, writerProcedure } from "./init";
-import { changesProcedure, committed, lastEventIdInput, liveProcedure, readRowById } from "./live-procedures";
+import { changesProcedure, committed, lastEventIdInput, readRowById, windowProcedure } from "./live-procedures";
 import { replicaProcedure } from "./replica-procedures";
 
 type Insert<T extends AnyReplicatedTable> = T["room"]["$inferInsert"];
@@ -172,7 +172,10 @@ export function crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> 
     changes: changesProcedure(table),
 
     /** The first `limit` rows by id (matching the filters), re-sent after every commit that touches the table. */
-    live: liveProcedure([table], liveInput, async (ctx, input) => (await page(roomReader(ctx.db), { ...input, cursor: null })).items),
+    live: windowProcedure(table, liveInput, (input) => {
+      const { limit, lastEventId: _resumeFrom, ...filters } = input as { limit: number; lastEventId?: unknown } & Record<string, unknown>;
+      return { filters, limit };
+    }),
   };
 
   const replicaRecord = {

@@ -4,10 +4,12 @@
  * which stamps a mutation's result with the seq it committed. Public: apps
  * build their feeds and live queries with these (directly or through `crud`).
  */
-import { eq } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
 import type { AnyReplicatedTable } from "../../schema/define";
 import { changeFeed, liveQuery } from "../live/feeds";
+import { liveWindow, type WindowSource } from "../live/live-window";
 import type { RoomContext } from "./context";
 import { readerProcedure } from "./init";
 
@@ -89,6 +91,83 @@ export function liveProcedure<TSchema extends z.ZodType<{ lastEventId?: string |
       hub: ctx.live.hub,
       tables: names,
       run: () => run(liveQueryContext(ctx), parsed) as Awaited<Result> | Promise<Awaited<Result>>,
+      key: `${path}:${JSON.stringify(query)}`,
+      lastEventId: parsed.lastEventId,
+      signal: signal ?? new AbortController().signal,
+    });
+  });
+}
+
+/** Which window of a table a live window query shows: equality filters (undefined: no filter) and a row limit. */
+export interface WindowQuery {
+  filters: Readonly<Record<string, unknown>>;
+  limit: number;
+}
+
+/** Most ids bound in one `IN (...)` (the platform allows 100 parameters per statement, filters included). */
+const IDS_PER_READ = 80;
+
+/** Reads the window `query` of `table` in the room: every read applies the filters in SQL. */
+function windowSource<T extends AnyReplicatedTable>(
+  ctx: Pick<RoomContext, "db">,
+  table: T,
+  query: WindowQuery,
+): WindowSource<T["room"]["$inferSelect"] & { id: number }> {
+  type Row = T["room"]["$inferSelect"] & { id: number };
+  const columns = table.room as unknown as Record<string, SQLiteColumn>;
+  const id = columns["id"]!;
+  const filters: SQL[] = [];
+  for (const [key, value] of Object.entries(query.filters)) {
+    if (value === undefined) continue;
+    const column = columns[key];
+    if (!column) throw new Error(`live window of "${table.name}": no column "${key}" to filter on`);
+    filters.push(eq(column, value));
+  }
+  const rows = (where: SQL | undefined, limit?: number): Row[] => {
+    const select = ctx.db.select().from(table.room).where(where).orderBy(asc(id));
+    return (limit === undefined ? select.all() : select.limit(limit).all()) as Row[];
+  };
+  return {
+    table: table.name,
+    limit: query.limit,
+    first: (limit) => rows(and(...filters), limit),
+    matching: (ids) => {
+      const found: Row[] = [];
+      for (let start = 0; start < ids.length; start += IDS_PER_READ) {
+        found.push(...rows(and(...filters, inArray(id, ids.slice(start, start + IDS_PER_READ)))));
+      }
+      return found;
+    },
+    after: (after, count) => rows(and(...filters, gt(id, after)), count),
+  };
+}
+
+/**
+ * An incremental live query over one table: the first `limit` rows matching
+ * equality filters, by ascending id. It sends the window (`snapshot`), then
+ * after each commit only what changed (`diff`: upserted rows and removed ids),
+ * re-reading only the rows the commit touched. Subscribers with the same input
+ * share every event. `select(input)` names the filters and the limit; `input`
+ * must accept `lastEventId`. Events and resuming: docs/live-data.md.
+ *
+ * @example
+ * live: windowProcedure(tasks, z.object({ status: z.string().optional(), limit: z.number().default(100), lastEventId: lastEventIdInput }),
+ *   (input) => ({ filters: { status: input.status }, limit: input.limit })),
+ */
+export function windowProcedure<T extends AnyReplicatedTable, TSchema extends z.ZodType<{ lastEventId?: string | null | undefined }>>(
+  table: T,
+  input: TSchema,
+  select: (input: z.output<TSchema>) => WindowQuery,
+) {
+  type Row = T["room"]["$inferSelect"] & { id: number };
+  return readerProcedure.input(input).subscription(({ ctx, input, signal, path }) => {
+    const parsed = input as z.output<TSchema>;
+    const query = select(parsed);
+    return liveWindow<Row>({
+      log: ctx.live.log,
+      hub: ctx.live.hub,
+      source: windowSource(ctx, table, query),
+      // Same procedure and window, whatever each client's resume point: one evaluation per commit.
       key: `${path}:${JSON.stringify(query)}`,
       lastEventId: parsed.lastEventId,
       signal: signal ?? new AbortController().signal,

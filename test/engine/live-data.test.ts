@@ -6,7 +6,9 @@
  */
 import { env, evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { LiveWindowRows } from "../../src/client/live-window";
 import type { FeedEvent } from "../../src/live/feeds";
+import type { WindowEvent } from "../../src/protocol/live-events";
 import { closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { pathClientFor } from "../helpers/path-client";
 import { recorder } from "../helpers/recorder";
@@ -131,26 +133,33 @@ describe(`the change feed of ${app.table}`, () => {
 });
 
 describe(`the live query of ${app.table}`, () => {
-  it("sends the result at once, again after each write, and resumes after hibernation without a re-send", async () => {
+  it("sends the window at once, a diff after each write, and resumes after hibernation without a re-send", async () => {
     const room = uniqueRoom("live");
     const writer = await pathClientFor(room, "writer");
     const watcher = await pathClientFor(room, "reader", "bob");
     const existing = await writer.mutate<Written>(app.paths.create, app.create("existing"));
-    const seen = recorder<Row[]>();
-    watcher.subscribe<{ data: Row[] }>(app.paths.live, { limit: 10 }, (event) => seen.push(event.data));
+    const seen = recorder<WindowEvent<Row>>();
+    const window = new LiveWindowRows<Row>();
+    watcher.subscribe<{ data: WindowEvent<Row> }>(app.paths.live, { limit: 10 }, (event) => {
+      window.apply(event.data);
+      seen.push(event.data);
+    });
 
     const [initial] = await seen.waitFor(1);
-    expect(initial).toEqual([withoutSeq(existing)]);
+    expect(initial).toEqual({ type: "snapshot", seq: existing.seq, rows: [withoutSeq(existing)] });
 
     const second = await writer.mutate<Written>(app.paths.create, app.create("second"));
     const [, pushed] = await seen.waitFor(2);
-    expect(pushed).toEqual([withoutSeq(existing), withoutSeq(second)]);
+    // Only the new row travels; the window holds both.
+    expect(pushed).toEqual({ type: "diff", seq: second.seq, upserts: [withoutSeq(second)], removes: [] });
+    expect(window.rows).toEqual([withoutSeq(existing), withoutSeq(second)]);
 
     await evictDurableObject(stub(room), { webSockets: "hibernate" });
     const updated = await writer.mutate<Written>(app.paths.update, { id: existing.id, ...app.update.set });
     const [, , resumed] = await seen.waitFor(3);
-    expect(resumed).toEqual([withoutSeq(updated), withoutSeq(second)]);
-    expect(resumed![0]![app.update.column]).toEqual(app.update.set[app.update.column]);
+    expect(resumed).toEqual({ type: "diff", seq: updated.seq, upserts: [withoutSeq(updated)], removes: [] });
+    expect(window.rows).toEqual([withoutSeq(updated), withoutSeq(second)]);
+    expect(window.rows[0]![app.update.column]).toEqual(app.update.set[app.update.column]);
     // One push per commit: the resumed subscription did not re-send its result on wake.
     expect(seen.events).toHaveLength(3);
   });
@@ -159,14 +168,14 @@ describe(`the live query of ${app.table}`, () => {
     const room = uniqueRoom("live");
     const watcher = await open(room, "reader");
     watcher.send(requestFrame("live", "subscription", app.paths.live, { limit: 5 }));
-    const [initial] = await waitForEvents<Row[]>(watcher, "live", 1);
-    expect(initial!.data).toEqual([]);
+    const [initial] = await waitForEvents<WindowEvent<Row>>(watcher, "live", 1);
+    expect(initial!.data).toEqual({ type: "snapshot", seq: 0, rows: [] });
 
     await evictDurableObject(stub(room), { webSockets: "hibernate" });
     const writer = await open(room);
     writer.send(requestFrame(1, "mutation", app.paths.create, app.create("after waking")));
-    const [, pushed] = await waitForEvents<Row[]>(watcher, "live", 2);
-    expect(pushed!.data.map((row) => row[app.labelColumn])).toEqual(["after waking"]);
+    const [, pushed] = await waitForEvents<WindowEvent<Row>>(watcher, "live", 2);
+    expect(pushed!.data.type === "diff" && pushed!.data.upserts.map((row) => row[app.labelColumn])).toEqual(["after waking"]);
     expect(watcher.frames.filter((frame) => (frame as { result?: { type: string } }).result?.type === "started")).toHaveLength(1);
     expect(eventsOf(watcher, "live")).toHaveLength(2);
   });

@@ -10,6 +10,7 @@ import { TRPCClientError } from "@trpc/client";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_NOTE_TAGS, MAX_NOTE_TITLE_CHARS } from "../../examples/notes/app";
 import type { Note } from "../../examples/notes/schema";
+import type { WindowEvent } from "../../src/protocol/live-events";
 import { closeClients, uniqueRoom } from "../helpers/clients";
 import { pathClientFor } from "../helpers/path-client";
 import { recorder } from "../helpers/recorder";
@@ -89,11 +90,13 @@ describe.skipIf(env.APP_FIXTURE !== "notes")("the notes app", () => {
     const unpinned = await writer.query<{ items: Note[] }>("notes.list", { pinned: false });
     expect(unpinned.items.map((note) => note.slug)).toEqual(["loose"]);
 
-    const live = recorder<Note[]>();
-    writer.subscribe<{ data: Note[] }>("notes.live", { pinned: true }, (event) => live.push(event.data));
-    expect((await live.waitFor(1))[0]!.map((note) => note.slug)).toEqual(["kept"]);
+    // The CRUD builder's live query is a live window: a snapshot, then diffs.
+    const live = recorder<WindowEvent<Note>>();
+    writer.subscribe<{ data: WindowEvent<Note> }>("notes.live", { pinned: true }, (event) => live.push(event.data));
+    const [snapshot] = await live.waitFor(1);
+    expect(snapshot).toMatchObject({ type: "snapshot", rows: [{ slug: "kept" }] });
     await writer.mutate("notes.update", { id: kept.id, pinned: false });
-    expect((await live.waitFor(2))[1]).toEqual([]);
+    expect((await live.waitFor(2))[1]).toMatchObject({ type: "diff", upserts: [], removes: [kept.id] });
 
     await untilReplicated(room);
     const replica = await writer.query<ReplicaResult<{ items: Note[] }>>("replica.notes.list", { pinned: false });

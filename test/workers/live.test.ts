@@ -1,6 +1,8 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Task } from "../../schema";
+import { watchWindow } from "../../src/client/live-window";
+import type { WindowEvent } from "../../src/protocol/live-events";
 import { CHANGE_LOG_MAX_ENTRIES } from "../../src/lib/limits";
 import { DEFAULT_ROOM_LIMITS } from "../../src/protocol/room-limits";
 import type { FeedEvent } from "../../src/live/feeds";
@@ -207,12 +209,12 @@ describe("change feeds", () => {
 });
 
 describe("live queries", () => {
-  it("sends the result at once and once more per commit, even for a multi-row write", async () => {
+  it("sends the window at once and one diff per commit, even for a multi-row write", async () => {
     const room = uniqueRoom();
     const watcher = await open(room, "reader");
     watcher.send({ id: "live", method: "subscription", params: { path: "tasks.live", input: { json: { status: "pending" } } } });
-    const [initial] = await waitForEvents<Task[]>(watcher, "live", 1);
-    expect(initial!.data).toEqual([]);
+    const [initial] = await waitForEvents<WindowEvent<Task>>(watcher, "live", 1);
+    expect(initial!.data).toMatchObject({ type: "snapshot", rows: [] });
 
     const writer = await open(room);
     writer.send([create(1, "a"), create(2, "b"), create(3, "c")]);
@@ -220,8 +222,8 @@ describe("live queries", () => {
     writer.send({ id: 4, method: "query", params: { path: "tasks.list" } });
     await writer.waitForFrames(4);
 
-    const [, pushed] = await waitForEvents<Task[]>(watcher, "live", 2);
-    expect(pushed!.data.map((task) => task.title)).toEqual(["a", "b", "c"]);
+    const [, pushed] = await waitForEvents<WindowEvent<Task>>(watcher, "live", 2);
+    expect(pushed!.data.type === "diff" && pushed!.data.upserts.map((task) => task.title)).toEqual(["a", "b", "c"]);
     // A query commits nothing: still exactly one push for the three-row frame.
     writer.send(create(5, "d"));
     await waitForEvents(watcher, "live", 3);
@@ -233,17 +235,19 @@ describe("live queries", () => {
     const watcher = await clientFor(room, "reader", "bob");
     const writer = await clientFor(room, "writer", "alice");
     await writer.tasks.create.mutate({ title: "existing" });
-    const seen = recorder<Task[]>();
-    watcher.tasks.live.subscribe({ limit: 10 }, { onData: (event) => seen.push(event.data) });
+    const seen = recorder<readonly Task[]>();
+    const window = watchWindow(watcher.tasks.live, { limit: 10 }, { onRows: (rows) => seen.push(rows) });
     const [first] = await seen.waitFor(1);
     expect(first!.map((task) => task.title)).toEqual(["existing"]);
     expect(first![0]!.created_at).toBeInstanceOf(Date);
+    expect(window.status).toBe("live");
 
     await evictDurableObject(stub(room), { webSockets: "hibernate" });
     await writer.tasks.complete.mutate({ id: first![0]!.id });
     const [, second] = await seen.waitFor(2);
     expect(second!.map((task) => task.status)).toEqual(["completed"]);
     expect(seen.events).toHaveLength(2);
+    window.unsubscribe();
   });
 });
 
