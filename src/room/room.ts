@@ -365,8 +365,12 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       } catch (error) {
         return errorResult(new TRPCError({ code: "BAD_REQUEST", message: (error as Error).message }));
       }
-      const answer = await runDirectCall(app.router, this.#context(room, identity, null, null), parsed.call, this.#mutations, (error, failed) =>
-        console.error(`room procedure ${failed} failed`, error.cause ?? error),
+      const answer = await runDirectCall(
+        app.router,
+        this.#context(room, identity, null, null),
+        parsed.call,
+        this.#mutations,
+        (error, failed) => console.error(`room procedure ${failed} failed`, error.cause ?? error),
       );
       // Like a frame: announce what the call committed, so live subscribers see it.
       // The call's own answer stands even if this fails (its write is already durable).
@@ -379,8 +383,20 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     }
 
     override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-      await this.#rpc.message(ws, message);
-      // One announcement per event: everything this frame wrote is one commit.
+      const handled = this.#rpc.message(ws, message);
+      // One announcement per frame: everything a frame wrote is one commit. A
+      // frame whose calls all run on the room's synchronous SQLite ends within
+      // this turn, before the timer; one that waits on I/O (a sync.replicated
+      // wait, a fetch) has what it wrote so far announced at the next turn,
+      // instead of when its slowest call ends.
+      const early = setTimeout(() => {
+        this.#settle().catch((error: unknown) => console.error("announcing a frame's commits failed", error));
+      }, 0);
+      try {
+        await handled;
+      } finally {
+        clearTimeout(early);
+      }
       await this.#settle();
     }
 

@@ -10,6 +10,7 @@ import { MAX_REPLICATED_TIMEOUT_MS, MAX_REPLICATION_WAITERS } from "../../src/li
 import { BOOKMARK_HEADER } from "../../src/protocol/routes";
 import { Room } from "../../src/worker";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
+import { RawSocket } from "../helpers/worker-socket";
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -266,4 +267,39 @@ describe("sync.replicated", () => {
     expect(new Set(acks.map((ack) => ack.bookmark)).size).toBe(1); // one bookmark read for all of them
     expect(await replicaTask(room, task.id)).toMatchObject({ title: "waited for" });
   }, 30_000);
+});
+
+describe("a sync.replicated call batched with writes", () => {
+  it("does not hold back the frame's other writes from live subscribers while it waits", async () => {
+    const room = uniqueRoom("batched");
+    const watcher = await clientFor(room, "reader", "bob");
+    const seen: number[] = [];
+    watcher.tasks.changes.subscribe(undefined, { onData: ({ data }) => data.type === "change" && seen.push(Date.now()) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const outage = d1Outage();
+    try {
+      // A first write whose push fails puts the sync engine into its backoff: no push (and no alarm) comes soon.
+      const writer = await clientFor(room, "writer", "alice");
+      await writer.tasks.create.mutate({ title: "before" });
+      while (seen.length < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      while ((await syncStatus(room)).syncErrors === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      const socket = await RawSocket.open(`/rooms/${room}/ws?token=${await tokenFor(room, "writer", "alice")}`);
+      const sent = Date.now();
+      socket.send([
+        { id: 1, method: "mutation", params: { path: "tasks.create", input: { json: { title: "batched" } } } },
+        { id: 2, method: "query", params: { path: "sync.replicated", input: { json: { seq: 2, timeoutMs: 3_000 } } } },
+      ]);
+      while (seen.length === 1 && Date.now() - sent < 2_500) await new Promise((resolve) => setTimeout(resolve, 20));
+      // The change arrived long before the wait ended (D1 is down: it ends with TIMEOUT).
+      expect(seen.length).toBe(2);
+      const answered = () => socket.frames.some((frame) => (frame as { id?: number }).id === 2);
+      while (!answered()) await socket.waitForFrames(socket.frames.length + 1, 5_000);
+      const waited = Date.now() - sent;
+      expect(seen[1]! - sent).toBeLessThan(300);
+      expect(waited).toBeGreaterThan(800);
+      socket.close();
+    } finally {
+      outage.lift();
+    }
+  });
 });
