@@ -29,6 +29,13 @@ export interface WindowSource<Row extends { id: number }> {
   first(limit: number): Row[];
   /** The matching rows among `ids` (any order). */
   matching(ids: readonly number[]): Row[];
+  /** The rows among `ids`, matching or not (any order): read once per commit for every window of the table. */
+  rows(ids: readonly number[]): Row[];
+  /**
+   * Whether a row read by `rows` matches the window's filters, decided without
+   * SQLite — or undefined when it cannot be (then `matching` asks SQLite).
+   */
+  matches?(row: Row): boolean;
   /** The first `count` matching rows with an id above `after`, ascending. */
   after(after: number, count: number): Row[];
 }
@@ -154,7 +161,8 @@ function advance<Row extends { id: number }>(options: LiveWindowOptions<Row>, st
     const reason = `the change log no longer reaches back to ${state.seq}`;
     return { event: { type: "snapshot", seq: to, rows, reason }, state: { seq: to, ids: rows.map((row) => row.id) } };
   }
-  const changed = changedIds(log, source.table, state.seq, to);
+  // The log, and the touched rows, are read once per commit for every window of the table.
+  const changed = options.hub.memo(`changed:${source.table}:${state.seq}:${to}`, () => changedIds(log, source.table, state.seq, to));
   if (changed === null) {
     const rows = source.first(limit);
     const reason = `more than ${CHANGE_FEED_PAGE} changes since ${state.seq}`;
@@ -165,7 +173,7 @@ function advance<Row extends { id: number }>(options: LiveWindowOptions<Row>, st
   // Rows up to the old window's end are all known: those not changed kept their place.
   const full = state.ids.length >= limit;
   const end = full ? state.ids[state.ids.length - 1]! : Number.POSITIVE_INFINITY;
-  const touched = new Map(source.matching([...changed]).map((row) => [row.id, row]));
+  const touched = new Map(touchedRows(options, changed, state.seq, to).map((row) => [row.id, row]));
   const known = state.ids.filter((id) => !changed.has(id));
   for (const id of touched.keys()) if (id <= end) known.push(id);
   known.sort((a, b) => a - b);
@@ -188,4 +196,17 @@ function advance<Row extends { id: number }>(options: LiveWindowOptions<Row>, st
   const removes = state.ids.filter((id) => !inWindow.has(id));
   if (upserts.length === 0 && removes.length === 0) return { event: null, state: { seq: to, ids } };
   return { event: { type: "diff", seq: to, upserts, removes }, state: { seq: to, ids } };
+}
+
+/**
+ * The changed rows that match the window: filtered from the table's touched
+ * rows (read once per commit, shared by every window of the table) when the
+ * source can decide a match itself, else read with the filters by SQLite.
+ */
+function touchedRows<Row extends { id: number }>(options: LiveWindowOptions<Row>, changed: Set<number>, from: number, to: number): Row[] {
+  const { source, hub } = options;
+  if (!source.matches) return source.matching([...changed]);
+  const matches = source.matches.bind(source);
+  const all = hub.memo(`rows:${source.table}:${from}:${to}`, () => source.rows([...changed]));
+  return all.filter((row) => matches(row));
 }

@@ -117,27 +117,35 @@ function windowSource<T extends AnyReplicatedTable>(
   const columns = table.room as unknown as Record<string, SQLiteColumn>;
   const id = columns["id"]!;
   const filters: SQL[] = [];
+  const checks: [string, unknown][] = [];
   for (const [key, value] of Object.entries(query.filters)) {
     if (value === undefined) continue;
     const column = columns[key];
     if (!column) throw new Error(`live window of "${table.name}": no column "${key}" to filter on`);
     filters.push(eq(column, value));
+    checks.push([key, value]);
   }
+  // Equality on strings, finite numbers and booleans means the same in JavaScript as in SQLite's
+  // default (binary) collation; anything else (null, dates, JSON, blobs) is left to SQLite.
+  const plain = checks.every(([, value]) => typeof value === "string" || typeof value === "boolean" || Number.isFinite(value));
   const rows = (where: SQL | undefined, limit?: number): Row[] => {
     const select = ctx.db.select().from(table.room).where(where).orderBy(asc(id));
     return (limit === undefined ? select.all() : select.limit(limit).all()) as Row[];
+  };
+  const byIds = (ids: readonly number[], where: SQL[]): Row[] => {
+    const found: Row[] = [];
+    for (let start = 0; start < ids.length; start += IDS_PER_READ) {
+      found.push(...rows(and(...where, inArray(id, ids.slice(start, start + IDS_PER_READ)))));
+    }
+    return found;
   };
   return {
     table: table.name,
     limit: query.limit,
     first: (limit) => rows(and(...filters), limit),
-    matching: (ids) => {
-      const found: Row[] = [];
-      for (let start = 0; start < ids.length; start += IDS_PER_READ) {
-        found.push(...rows(and(...filters, inArray(id, ids.slice(start, start + IDS_PER_READ)))));
-      }
-      return found;
-    },
+    rows: (ids) => byIds(ids, []),
+    ...(plain ? { matches: (row: Row) => checks.every(([key, value]) => (row as Record<string, unknown>)[key] === value) } : {}),
+    matching: (ids) => byIds(ids, filters),
     after: (after, count) => rows(and(...filters, gt(id, after)), count),
   };
 }

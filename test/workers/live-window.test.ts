@@ -14,6 +14,7 @@ import type { AppRouter } from "../../src/app";
 import type { RoomClient } from "../../src/client";
 import { LiveWindowRows, type WindowEvent, type WindowRowOf } from "../../src/client/live-window";
 import { ChangeLog } from "../../src/live/change-log";
+import { CommitHub } from "../../src/live/commit-hub";
 import { closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { eventsOf, waitForEvents } from "../helpers/socket-events";
 import { RawSocket } from "../helpers/worker-socket";
@@ -327,5 +328,24 @@ describe("sharing", () => {
     const frames = fleet.flatMap((socket) => socket.raw.filter((text) => typeof text === "string" && text.includes("seen by a thousand")));
     expect(frames).toHaveLength(1_000);
     expect(new Set(frames.map((text) => (text as string).replace(/^\{"id":"w\d+",/, ""))).size).toBe(1);
+  });
+
+  it("windows with different inputs over one table share the commit's log read and row read", async () => {
+    const room = uniqueRoom("inputs");
+    const writer = new Writer(await open(room));
+    await writer.send([create("a"), create("b", "completed"), create("c")]);
+    const reader = await open(room, "reader", "bob");
+    const windows: Window[] = [{ status: "pending", limit: 2 }, { status: "completed", limit: 5 }, { limit: 10 }, { limit: 3 }];
+    const watched = await Promise.all(windows.map((window, index) => Watched.start(reader, `w${index}`, window)));
+    const logReads = vi.spyOn(ChangeLog.prototype, "since");
+    const memo = vi.spyOn(CommitHub.prototype, "memo");
+    await writer.send([setStatus(1, "completed"), rename(3, "c2")]);
+    for (const one of watched) {
+      await one.catchUp(2);
+      expect(one.view()).toEqual(await truth(room, one.window));
+    }
+    expect(logReads).toHaveBeenCalledTimes(1);
+    const rowReads = new Set(memo.mock.calls.map(([key]) => key).filter((key) => key.startsWith("rows:")));
+    expect(rowReads.size).toBe(1);
   });
 });
