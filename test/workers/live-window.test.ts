@@ -15,7 +15,8 @@ import type { RoomClient } from "../../src/client";
 import { LiveWindowRows, type WindowEvent, type WindowRowOf } from "../../src/client/live-window";
 import { ChangeLog } from "../../src/live/change-log";
 import { CommitHub } from "../../src/live/commit-hub";
-import { closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
+import { watchWindow, type WindowChange } from "../../src/client/live-window";
+import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { eventsOf, waitForEvents } from "../helpers/socket-events";
 import { RawSocket } from "../helpers/worker-socket";
 
@@ -262,6 +263,44 @@ describe("resuming a live window", () => {
     // Only what the client lacks or what changed: task 3 (changed) and task 4 (moved in); not task 2.
     expect(resumed.upserts.map((row) => row.id)).toEqual([3, 4]);
     expect(again.view()).toEqual(await truth(room, first.window));
+  });
+
+  it("through createRoomClient and watchWindow: the room closes every socket, the client reconnects and resumes with a diff", async () => {
+    const room = uniqueRoom("client-resume");
+    const writer = new Writer(await open(room));
+    await writer.send(Array.from({ length: 4 }, (_, i) => create(`t${i + 1}`)));
+    const client = await clientFor(room, "reader", "bob");
+    const changes: WindowChange[] = [];
+    let latest: readonly Task[] = [];
+    const window = watchWindow(
+      client.tasks.live,
+      { status: "pending", limit: 3 },
+      {
+        onRows: (rows, change) => {
+          latest = rows;
+          changes.push(change);
+        },
+      },
+    );
+    while (changes.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The room drops every socket (an eviction); a task leaves the window while the client reconnects.
+    await evictDurableObject(stub(room), { webSockets: "close" });
+    const writer2 = new Writer(await open(room));
+    await writer2.send([setStatus(2, "completed")]);
+    await writer2.send([rename(4, "moved in")]);
+    const want = await truth(room, { status: "pending", limit: 3 });
+    for (
+      let tries = 0;
+      JSON.stringify(latest.map(({ id, title, status }) => ({ id, title, status }))) !== JSON.stringify(want) && tries < 200;
+      tries += 1
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(latest.map(({ id, title, status }) => ({ id, title, status }))).toEqual(want);
+    // Never reloaded: the first event was the only snapshot.
+    expect(changes.map((change) => change.kind)).toEqual(["snapshot", ...changes.slice(1).map(() => "diff")]);
+    expect(changes.some((change) => change.reloaded)).toBe(false);
+    window.unsubscribe();
   });
 
   it("after the room hibernated: the next commit arrives as a diff", async () => {
