@@ -158,6 +158,7 @@ function method(info: RunInfo): string[] {
     `- **Round trips**: one request in flight; per repeat each scenario gets ${s["warmup"]} warm-up round trips, then the scenarios take turns in blocks of 100 until each has ${s["iterations"]} (so a burst of other load on the machine hits all of them alike); ${s["repeats"]} repeats, and each figure is the median of the repeats' percentiles. The stock client is \`createWSClient\` + \`wsLink\` from \`@trpc/client\` with superjson; \`createRoomClient\` is the product's client. Hand-written tRPC frames on a raw socket isolate the server's share. Queries read one task by id (\`tasks.get\`); the floor's read frame does the same \`SELECT\`.`,
     `- **Throughput**: ${s["throughputClients"]} sockets (or clients) × ${s["throughputPerClient"]} requests in flight, closed loop for ${Number(s["throughputMs"]) / 1000} s per variant and repeat, ${s["throughputRepeats"]} repeats with the order rotated, median reported; batched frames hold ${s["batchSize"]} mutations (tRPC array frames, one event, one storage commit). A "burst" issues ${s["throughputPerClient"]} mutations in one tick per client and waits for all of them.`,
     "- **Fan-out**: N sockets in one room, from this one Node process (which receives all N frames: a large share of the time at N = 1,000); time from the send to the last of N receives, rounds in blocks of 5 taking turns. The floor and the peer broadcast payloads as long as the product's frames (the change frame for the change feed, the cursor frame for presence); nanotypeDB's writer sends a hand-written `tasks.create` frame (N `tasks.changes` subscribers) or `presence.setCursor` (N `presence.watch` watchers).",
+    "- **Live windows**: N sockets each subscribed to `tasks.live` `{ limit: 100 }` in a room seeded with 150 tasks (a full window); the writer sends a hand-written `tasks.update {id, title}` of a task inside the window, so every subscriber receives one `diff` with that row; timed like fan-out against the floor's and the peer's broadcast of the diff frame's own text (same length, same compressibility). **Bytes per update**: one subscriber; the diff frame of one title update (UTF-8 payload plus the 2–4 B WebSocket header, before compression) against `JSON.stringify` of the changed row, for a board task and for a row of ≈ 2.4 KB (a long description); the bytes the client's TCP socket read for it (after permessage-deflate) are in the detail column.",
     `- **Debounced writer**: one frame of 50 \`debounced.update\`s 60 times a second for ${s["debouncedSeconds"]} s; writes and updates from the room's \`debounced.stats\`, including the trailing flush.`,
     `- **Replication lag**: \`tasks.create\` at ${s["replicationRate"]}/s for ${s["replicationSeconds"]} s while another socket polls \`sync.status\` every 5 ms; a write is visible once \`replicatedSeq\` (written in the same atomic D1 batch as its row) reaches the seq the mutation returned. Lag runs from the mutation's reply to the first poll that sees it (poll resolution ≈ 5–6 ms is included).`,
     `- **Memory**: workerd RSS of the runtime process (not the proxy) before and after opening ${s["memorySockets"]} sockets straight to the runtime: raw idle sockets on the floor; on nanotypeDB, authenticated sockets without, then with one \`tasks.changes\` subscription. Measured first, while both runtimes are fresh.`,
@@ -221,6 +222,28 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
   }
   if (s.startsWith("batching gain")) {
     return "The commit per frame is a smaller share of a tRPC mutation than of a raw insert: most of each mutation's time is JavaScript that batching does not remove.";
+  }
+  if (s.includes("live-window subscribers")) {
+    const n = Number(/(\d+)/.exec(s)?.[1] ?? NaN);
+    const product = m(`liveWindow:${n}`);
+    const floor = m(`broadcastFloorWindow:${n}`);
+    const feed = m(`changes:${n}`) - m(`broadcastFloor:${n}`);
+    return (
+      `Per subscriber, nanotypeDB spends ${formatMs(((product - floor) / n) * 1000)} µs more (p50 ${ms(product)} vs ${ms(floor)} for N=${n}). ` +
+      "The diff itself is made once per commit (one change-log read and one re-read of the touched row, shared through the commit hub) and encoded once (the adapter caches the serialized event), so what is left per subscriber is the same machinery as the change feed's: its own async generator woken by the commit, a tracked envelope, the frame spliced around the shared encoding, the token check and `send`, where the floor sends one prepared string to every socket" +
+      (Number.isFinite(feed) ? ` (the change feed costs ${formatMs((feed / n) * 1000)} µs more per subscriber in this run).` : ".")
+    );
+  }
+  if (s.startsWith("bytes sent per live-query update")) {
+    const found = results.measurements.get(`${s.includes("2.4 KB") ? "liveUpdateBytesLarge" : "liveUpdateBytes"}@direct`);
+    const detail = found?.kind === "value" ? found.detail : undefined;
+    const number = (key: string) => (typeof detail?.[key] === "number" ? (detail[key] as number) : NaN);
+    return (
+      `The ${number("envelopeBytes")} B around the ${number("rowJsonBytes")} B row are fixed, whatever the row: tRPC's \`{"id":…,"result":{"type":"data","id":"<seq>:<last id>","data":…}}\` with the tracked id twice (tRPC's frame and the serialized event both carry it), the event's \`{"type":"diff","seq":…,"upserts":[…],"removes":[]}\`, superjson's \`{"json":…}\` and its \`meta\` of ${number("superjsonMetaBytes")} B naming the row's Date fields, and the WebSocket header. ` +
+      "The superjson meta is the largest piece: without it the frame would be " +
+      `${formatRatio((found?.kind === "value" && found.value !== null ? found.value - number("superjsonMetaBytes") : NaN) / number("rowJsonBytes"))} the row. ` +
+      `With permessage-deflate (negotiated here) the client read ${String(detail?.["wireBytes"] ?? "?")} B for this frame: deflate keeps its context across frames, and the row was sent before.`
+    );
   }
   if (s.startsWith("mutation →") || s.startsWith("cursor update") || s.startsWith("broadcast against")) {
     const n = Number(/(\d+)/.exec(s)?.[1] ?? NaN);

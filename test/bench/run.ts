@@ -9,7 +9,7 @@
  *   npm run bench -- --quick      one-minute subset: test/bench/results/quick.json only
  *
  * Options: --only=a,b        run only these scenarios (round-trips, proxy, throughput,
- *                            fan-out, debounced, replication, acks, replica-reads, memory,
+ *                            fan-out, live-window, debounced, replication, acks, replica-reads, memory,
  *                            hibernation); results go to quick.json
  *          --render           only re-render docs/benchmarks.md and the chart from latest.json
  *          --global-websocket use Node's built-in WebSocket instead of `ws`
@@ -41,6 +41,7 @@ import { acks } from "./scenarios/acks";
 import { debounced } from "./scenarios/debounced";
 import { fanOut } from "./scenarios/fan-out";
 import { hibernation } from "./scenarios/hibernation";
+import { liveWindow } from "./scenarios/live-window";
 import { memory } from "./scenarios/memory";
 import { replicaReads } from "./scenarios/replica-reads";
 import { replication } from "./scenarios/replication";
@@ -113,6 +114,7 @@ const SCENARIOS: Array<{ name: string; quick: boolean; run(context: BenchContext
   { name: "proxy", quick: true, run: (context) => roundTrips(context, "proxy") },
   { name: "throughput", quick: true, run: throughput },
   { name: "fan-out", quick: true, run: fanOut },
+  { name: "live-window", quick: true, run: liveWindow },
   { name: "debounced", quick: true, run: debounced },
   { name: "replication", quick: true, run: replication },
   { name: "acks", quick: true, run: acks },

@@ -99,6 +99,15 @@ export function judge(results: Results, fanOutSizes: number[]): void {
       max: 1.3,
     });
     results.latencyLine({
+      scenario: `mutation → ${n} live-window subscribers (tasks.live diff)`,
+      key: `liveWindow:${n}`,
+      floorKey: `broadcastFloorWindow:${n}`,
+      peerKey: `broadcastPeerWindow:${n}`,
+      path: "direct",
+      max: 1.3,
+      maxP99: 1.5,
+    });
+    results.latencyLine({
       scenario: `cursor update → ${n} presence watchers`,
       key: `presence:${n}`,
       floorKey: `broadcastFloorCursor:${n}`,
@@ -113,6 +122,26 @@ export function judge(results: Results, fanOutSizes: number[]): void {
       path: "direct",
       max: 1.0,
       versus: "peer",
+    });
+  }
+
+  for (const [key, row] of [
+    ["liveUpdateBytes", "a board task"],
+    ["liveUpdateBytesLarge", "a ≈ 2.4 KB row"],
+  ] as const) {
+    const update = valueOf(results, key);
+    if (!update) continue;
+    const frame = update.value ?? NaN;
+    const rowBytes = num(update.detail, "rowJsonBytes");
+    const wire = update.detail?.["wireBytes"];
+    results.add({
+      scenario: `bytes sent per live-query update, ${row}`,
+      path: "direct",
+      measured: `${frame} B WebSocket frame (${typeof wire === "number" ? `${wire} B read on the wire; ` : ""}envelope ${frame - rowBytes} B, of it superjson meta ${num(update.detail, "superjsonMetaBytes")} B)`,
+      floor: `the changed row's JSON: ${rowBytes} B`,
+      ratio: { value: frame / rowBytes },
+      target: "≤ 1.2× the changed rows' JSON",
+      met: frame / rowBytes <= 1.2,
     });
   }
 

@@ -11,7 +11,8 @@ import { Fleet, FrameSocket, nextFrame, TrpcSocket } from "../sockets";
 import { percentiles, type Percentiles } from "../stats";
 import { handFrame } from "./round-trips";
 
-interface FanOutVariant {
+/** One timed fan-out: a fleet of N receivers and the send that should reach each of them once. */
+export interface FanOutVariant {
   key: string;
   label: string;
   fleet: Fleet;
@@ -22,7 +23,7 @@ interface FanOutVariant {
 const BLOCK = 5;
 
 /** Per repeat: warm-up rounds of every variant, then blocks of timed rounds taking turns. */
-async function runFanOut(
+export async function runFanOut(
   context: BenchContext,
   variants: FanOutVariant[],
   warmup: number,
@@ -51,14 +52,14 @@ async function runFanOut(
   return runs;
 }
 
-/** Opens N product sockets, each with one subscription to `path`, waiting for its first data frame. */
-async function subscribedFleet(context: BenchContext, room: string, n: number, path: string): Promise<Fleet> {
+/** Opens N product sockets, each with one subscription to `path` (input `json`, if given), waiting for its first data frame. */
+export async function subscribedFleet(context: BenchContext, room: string, n: number, path: string, json?: string): Promise<Fleet> {
   // One user per socket: a user may hold at most MAX_SUBSCRIPTIONS_PER_USER subscriptions in a room.
   const urls = await Promise.all(Array.from({ length: n }, (_, i) => context.productSocketUrl(room, "direct", "reader", `watcher-${i}`)));
   return Fleet.open(context.WebSocket, (index) => urls[index]!, n, {
     afterOpen: async (ws) => {
       const first = nextFrame(ws, (data) => data.includes('"type":"data"'));
-      ws.send(handFrame("subscription", path).frame);
+      ws.send(handFrame("subscription", path, json).frame);
       await first;
     },
   });
