@@ -23,14 +23,11 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signRoomToken } from "../../src/auth/tokens";
 import { roomSocketUrl } from "../../src/protocol/routes";
-import { freePorts, spawnGroup, wranglerEnv, type ProcessGroup } from "../helpers/wrangler-process";
-import { findRuntime } from "./runtime";
+import { openSocket, sleep, startDevSession, waitFor, type WS } from "./inspector";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TASKS = 500;
@@ -50,112 +47,6 @@ const NO_READ = argv.includes("--no-read");
 const SNAPSHOT = option("snapshot");
 const WRITES = Number(option("writes") ?? 1);
 const SETTLE_MS = Number(option("settle") ?? 5) * 1000;
-
-/** The part of the `ws` package's WebSocket used here (it comes with wrangler, without type declarations). */
-interface WS {
-  readonly readyState: number;
-  on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): void;
-  on(event: "close", listener: () => void): void;
-  off(event: "message", listener: (data: Buffer) => void): void;
-  once(event: "open", listener: () => void): void;
-  once(event: "error", listener: (error: Error) => void): void;
-  send(data: string): void;
-  pause(): void;
-  resume(): void;
-  terminate(): void;
-}
-type WSClass = new (url: string, options: { maxPayload: number; perMessageDeflate: boolean }) => WS;
-let WebSocketImpl: WSClass;
-
-function open(url: string): Promise<WS> {
-  return new Promise((done, fail) => {
-    const ws = new WebSocketImpl(url, { maxPayload: 256 * 1024 * 1024, perMessageDeflate: false });
-    ws.once("open", () => done(ws));
-    ws.once("error", fail);
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  for (const until = Date.now() + timeoutMs; !check(); ) {
-    if (Date.now() > until) throw new Error(`timeout waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-/** A minimal CDP client on wrangler dev's inspector port. */
-class Inspector {
-  private nextId = 1;
-  private readonly waiting = new Map<number, (message: { result?: unknown; error?: unknown }) => void>();
-  onEvent: (method: string, params: unknown) => void = () => {};
-
-  private constructor(private readonly ws: WS) {
-    ws.on("message", (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as { id?: number; method?: string; params?: unknown; result?: unknown };
-      if (message.id !== undefined) {
-        this.waiting.get(message.id)?.(message);
-        this.waiting.delete(message.id);
-      } else if (message.method) this.onEvent(message.method, message.params);
-    });
-  }
-
-  static async open(port: number): Promise<Inspector> {
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
-    const url = targets.find((target) => target.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
-    if (!url) throw new Error("no inspector target");
-    return new Inspector(await open(url));
-  }
-
-  command<T>(method: string, params: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
-    const id = this.nextId++;
-    return new Promise((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${method}: no answer in ${timeoutMs} ms`)), timeoutMs);
-      this.waiting.set(id, (message) => {
-        clearTimeout(timer);
-        if (message.error) fail(new Error(`${method}: ${JSON.stringify(message.error)}`));
-        else done(message.result as T);
-      });
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  /**
-   * MiB of V8 heap in use after a full GC. workerd may leave
-   * `HeapProfiler.collectGarbage` unanswered; a heap snapshot (thrown away)
-   * collects garbage first too, so it stands in then.
-   */
-  async liveHeapMiB(): Promise<number> {
-    try {
-      await this.command("HeapProfiler.collectGarbage", {}, 5_000);
-      await this.command("HeapProfiler.collectGarbage", {}, 5_000);
-    } catch {
-      if (!this.gcWarned) console.log("(HeapProfiler.collectGarbage unanswered: collecting with a discarded heap snapshot instead)");
-      this.gcWarned = true;
-      await this.snapshot(null);
-    }
-    const { usedSize } = await this.command<{ usedSize: number }>("Runtime.getHeapUsage");
-    return usedSize / 2 ** 20;
-  }
-  private gcWarned = false;
-
-  /** Streams a heap snapshot to `file` (null: thrown away). */
-  async snapshot(file: string | null): Promise<void> {
-    const out = file === null ? null : createWriteStream(file);
-    this.onEvent = (method, params) => {
-      if (method === "HeapProfiler.addHeapSnapshotChunk") out?.write((params as { chunk: string }).chunk);
-    };
-    await this.command("HeapProfiler.takeHeapSnapshot", { reportProgress: false, captureNumericValue: false }, 300_000);
-    this.onEvent = () => {};
-    if (out) await new Promise<void>((done) => out.end(done));
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
-}
 
 /** One subscriber socket: counts the data frames it got; `marker` tells a push of a given write. */
 class Subscriber {
@@ -178,70 +69,24 @@ class Subscriber {
   }
 }
 
-function copyCheckout(repo: string, into: string): string {
-  const dir = join(into, "worker");
-  for (const entry of ["wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts", "src", "schema", "drizzle", "migrations"]) {
-    if (existsSync(join(repo, entry))) cpSync(join(repo, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
-  mkdirSync(join(dir, "public"), { recursive: true });
-  return dir;
-}
-
-function wrangler(cwd: string, work: string, args: string[]): ProcessGroup {
-  return spawnGroup({
-    args: [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), ...args],
-    cwd,
-    env: wranglerEnv(ROOT, join(work, "wrangler-logs")),
-    onOutput: (text) => {
-      if (/error|fatal|out of memory/i.test(text)) process.stderr.write(text.replace(/^/gm, "[wrangler] "));
-    },
-  });
-}
-
 async function main(): Promise<void> {
-  WebSocketImpl = ((await import("ws" as string)) as { WebSocket: WSClass }).WebSocket;
   const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout.trim();
   const dirty = spawnSync("git", ["status", "--porcelain", "--", "src"], { cwd: REPO, encoding: "utf8" }).stdout.trim() ? "+dirty" : "";
-  console.log(`live-retention: ${REPO} (${commit}${dirty}), ${SUBS} subscriptions, ${SAME ? "identical" : "different"} inputs, clients ${NO_READ ? "NOT reading (paused)" : "reading"}`);
-  const work = mkdtempSync(join(tmpdir(), "live-retention-"));
-  const workerDir = copyCheckout(REPO, work);
-  const state = join(work, "state");
+  console.log(
+    `live-retention: ${REPO} (${commit}${dirty}), ${SUBS} subscriptions, ${SAME ? "identical" : "different"} inputs, clients ${NO_READ ? "NOT reading (paused)" : "reading"}`,
+  );
   const secret = randomBytes(24).toString("hex");
-  const migrate = wrangler(workerDir, work, ["d1", "migrations", "apply", "nanotype-read-replica", "--local", "--persist-to", state]);
-  await waitFor(() => migrate.exited, 90_000, "d1 migrations");
-  const [port, inspectorPort] = (await freePorts(2)) as [number, number];
-  const group = wrangler(workerDir, work, [
-    "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-    "--persist-to", state, "--var", `AUTH_SECRET:${secret}`, "--show-interactive-dev-session=false",
-  ]);
+  const session = await startDevSession(REPO, secret);
+  const { runtime, inspector } = session;
   const sockets: WS[] = [];
-  let inspector: Inspector | null = null;
   try {
-    for (const until = Date.now() + 90_000; ; ) {
-      if (Date.now() > until || group.exited) throw new Error(`wrangler dev not ready\n${group.logTail()}`);
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break;
-      } catch {
-        // Not yet.
-      }
-      await sleep(250);
-    }
-    const runtime = await findRuntime({ name: "live-retention", group }, port);
     const room = `live-retention-${randomBytes(3).toString("hex")}`;
     const url = async (sub: string, role: "reader" | "writer") =>
       `${roomSocketUrl(runtime.url, room)}?token=${encodeURIComponent(await signRoomToken({ sub, room, role, ttlSeconds: 3_600 }, secret))}`;
-    inspector = await Inspector.open(inspectorPort);
-    const rss = () => {
-      try {
-        return (Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${runtime.pid}/status`, "utf8"))![1]) / 1024).toFixed(0);
-      } catch {
-        return "?";
-      }
-    };
+    const rss = () => session.rssMiB().toFixed(0);
 
     // Seed.
-    const writer = await open(await url("writer", "writer"));
+    const writer = await openSocket(await url("writer", "writer"));
     sockets.push(writer);
     const answers = new Map<number, string>();
     writer.on("message", (data: Buffer) => {
@@ -274,18 +119,23 @@ async function main(): Promise<void> {
     // Subscribers: one socket (and user) each, one subscription each.
     const subscribers: Subscriber[] = [];
     for (let i = 0; i < SUBS; i++) {
-      const ws = await open(await url(`reader-${i}`, "reader"));
+      const ws = await openSocket(await url(`reader-${i}`, "reader"));
       sockets.push(ws);
       const subscriber = new Subscriber(ws);
       subscribers.push(subscriber);
       if (NO_READ) ws.pause();
-      ws.send(JSON.stringify({ id: 1, method: "subscription", params: { path: "tasks.live", input: { json: { limit: SAME ? 500 : 500 - i } } } }));
+      ws.send(
+        JSON.stringify({ id: 1, method: "subscription", params: { path: "tasks.live", input: { json: { limit: SAME ? 500 : 500 - i } } } }),
+      );
     }
     if (NO_READ) await sleep(SETTLE_MS);
     else await waitFor(() => subscribers.every((s) => s.frames >= 1 || s.error), 120_000, "first results");
     const failed = subscribers.find((s) => s.error);
     if (failed) console.log(`a subscription failed: ${failed.error}`);
-    if (!NO_READ) console.log(`every subscriber read its first result (${(subscribers.reduce((n, s) => n + s.bytes, 0) / 2 ** 20).toFixed(1)} MiB in all)`);
+    if (!NO_READ)
+      console.log(
+        `every subscriber read its first result (${(subscribers.reduce((n, s) => n + s.bytes, 0) / 2 ** 20).toFixed(1)} MiB in all)`,
+      );
     await sleep(1_000);
     const held = await inspector.liveHeapMiB();
     const perSub = (mib: number) =>
@@ -326,11 +176,9 @@ async function main(): Promise<void> {
       console.log(`heap after the clients resumed and read everything (after GC): ${perSub(await inspector.liveHeapMiB())}`);
     }
   } finally {
-    inspector?.close();
     for (const ws of sockets) ws.terminate();
     await sleep(300);
-    await group.stop();
-    rmSync(work, { recursive: true, force: true });
+    await session.stop();
   }
 }
 
