@@ -44,6 +44,7 @@ import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment }
 import { parseConnectRequest } from "./connect-request";
 import { ConnectTickets, ticketRefusal, type TicketIssue, type TicketRequest } from "./connect-tickets";
 import { applyRoomMigrations, expectedColumns, verifyRoomSchema } from "./room-migrations";
+import { SOCKET_COMPRESSION } from "./socket-compression";
 
 /**
  * The token-expiry alarm is set at most this far ahead (ms; 24 h): a token may
@@ -320,7 +321,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       const expiresAt = connect.identity.expiresAt;
       if (this.#nextExpiry === null || expiresAt < this.#nextExpiry) this.#nextExpiry = expiresAt;
       if (!this.#unavailable) await this.#alarms.schedule();
-      return new Response(null, { status: 101, webSocket: client });
+      // A smaller compression window: each socket's zlib compressor lives as long as the socket.
+      return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Extensions": SOCKET_COMPRESSION } });
     }
 
     /** Why one more socket of `user` does not fit (the room's `socketsPerRoom` and `socketsPerUser`), or null. */

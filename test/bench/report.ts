@@ -274,7 +274,7 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
       plainKiB <= floorKiB * 1.25
         ? `The socket is not the cost: an authenticated nanotypeDB socket without a subscription costs ${formatMs(plainKiB)} KiB, like the floor's raw socket (${formatMs(floorKiB)} KiB).`
         : `An authenticated nanotypeDB socket without a subscription already costs ${formatMs(plainKiB)} KiB against the floor's ${formatMs(floorKiB)} KiB: each socket also passes through the router worker that \`[assets]\` in wrangler.toml puts in front of the Worker (a run with \`[assets]\` removed measured a plain socket at the floor's size).`;
-    return `${socketShare} The live subscription adds ${formatMs(withKiB - plainKiB)} KiB per socket: the procedure call kept alive as an async generator (tRPC's subscription machinery, its context and abort signal, closures, a waiter on the commit hub) and the subscription stored in the socket attachment.`;
+    return `${socketShare} The subscribed socket adds ${formatMs(withKiB - plainKiB)} KiB: mostly native, not the subscription. Its V8 heap share is ≈ 4 KiB (test/bench/socket-heap.ts: generator, pump, abort signal and listeners, attachment); the rest is workerd's per-socket zlib compressor for permessage-deflate (the bench's \`ws\` client offers it), allocated at the first frame sent down a socket and kept until it closes (the plain sockets were never sent one). The room accepts with a 1 KiB window (src/room/socket-compression.ts), which cut it by ≈ 130 KiB.`;
   }
   if (s.startsWith("idle room")) {
     return "See the hibernation details in the measurement table.";
