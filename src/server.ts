@@ -22,7 +22,8 @@ import { handleTicketRequest } from "./http/ticket-endpoint";
 import { createTrpcEndpoint } from "./http/trpc-endpoint";
 import { json, jsonError } from "./lib/json-response";
 import { parseRoomName, type RoomName } from "./lib/room-name";
-import { SOCKET_ROUTE, TICKET_ROUTE, TRPC_ROUTE } from "./protocol/routes";
+import { INSPECT_ROUTE, SOCKET_ROUTE, TICKET_ROUTE, TRPC_ROUTE } from "./protocol/routes";
+import { handleInspectRequest } from "./http/inspect-endpoint";
 import type { AppDefinition } from "./rpc/app-api";
 import { connectRequest, type Connecting } from "./room/connect-request";
 import { createRoomClass } from "./room/room";
@@ -45,6 +46,11 @@ export function createNanotype<TRouter extends AnyRouter>(app: AppDefinition<TRo
       if (ticket) {
         const room = roomFromPath(ticket[1]!);
         return typeof room === "string" ? handleTicketRequest(request, env, url, room) : room;
+      }
+      const inspect = INSPECT_ROUTE.exec(url.pathname);
+      if (inspect) {
+        const room = roomFromPath(inspect[1]!);
+        return typeof room === "string" ? handleInspectRequest(request, env, url, room) : room;
       }
       const trpc = TRPC_ROUTE.exec(url.pathname);
       if (trpc) {

@@ -16,6 +16,9 @@ export const SOCKET_ROUTE = /^\/rooms\/(.+)\/ws$/;
  */
 export const TICKET_ROUTE = /^\/rooms\/(.+)\/ticket$/;
 
+/** `GET /rooms/<room>/inspect` with an admin token: the room inspector's answer as JSON. */
+export const INSPECT_ROUTE = /^\/rooms\/(.+)\/inspect$/;
+
 /** `GET|POST /rooms/<room>/trpc/<path>`. The procedure path never contains "/", so a room named `a/trpc` still routes. */
 export const TRPC_ROUTE = /^(\/rooms\/(.+)\/trpc)\/([^/]+)$/;
 

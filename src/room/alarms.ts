@@ -42,6 +42,21 @@ export class AlarmScheduler {
     await this.storage.setAlarm(due);
   }
 
+  /** The earliest due time over the duties, and the duties due then (null when none is due). */
+  next(): { at: number; duties: string[] } | null {
+    let at: number | null = null;
+    let duties: string[] = [];
+    for (const duty of this.duties) {
+      const due = duty.nextDue();
+      if (due === null) continue;
+      if (at === null || due < at) {
+        at = due;
+        duties = [duty.name];
+      } else if (due === at) duties.push(duty.name);
+    }
+    return at === null ? null : { at, duties };
+  }
+
   /** Runs every due duty (from the room's `alarm` handler), then reschedules. */
   async fire(now = Date.now()): Promise<void> {
     this.#scheduled = null;

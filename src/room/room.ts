@@ -40,6 +40,9 @@ import type { StoredSubscription } from "../transport/subscriptions";
 import { rateLimited, RequestBuckets } from "../transport/request-budget";
 import { createWsAdapter, type WsAdapter } from "../transport/ws-adapter";
 import { AlarmScheduler } from "./alarms";
+import { RoomMeter } from "./room-meter";
+import type { RoomInspection } from "../protocol/inspection";
+import { USAGE_TABLE } from "../live/table-quotas";
 import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment } from "./attachment";
 import { parseConnectRequest } from "./connect-request";
 import { ConnectTickets, ticketRefusal, type TicketIssue, type TicketRequest } from "./connect-tickets";
@@ -92,6 +95,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     readonly #limits: RoomLimits;
     /** Mutation ids and their answers: exactly-once mutations on every transport. */
     readonly #mutations: MutationLedger;
+    /** What the room does and stores, for the inspector and the cost estimate (room-meter.ts). */
+    readonly #meter: RoomMeter;
+    /** Frames and calls being handled now (for "why is this room awake?"). */
+    #inFlight = 0;
     /** Request buckets of HTTP callers, one per user (sockets have their own, in the adapter). */
     readonly #httpBuckets: RequestBuckets;
     /** Unredeemed connect tickets: in memory only, so a restarted room refuses them (fail closed). */
@@ -118,8 +125,12 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         this.#limits = DEFAULT_ROOM_LIMITS;
       }
       this.#httpBuckets = new RequestBuckets(this.#limits);
-      this.#db = drizzle(ctx.storage, { schema: app.roomSchema });
-      this.#log = new ChangeLog(ctx.storage.sql);
+      // Every statement goes through the meter's SqlStorage, which counts rows read and written.
+      this.#meter = new RoomMeter(ctx.storage.sql);
+      const sql = this.#meter.metered();
+      const storage = { sql, transactionSync: <T>(closure: () => T): T => ctx.storage.transactionSync(closure) };
+      this.#db = drizzle(storage as unknown as DurableObjectStorage, { schema: app.roomSchema });
+      this.#log = new ChangeLog(sql);
       this.#memory = new MemoryStore(memoryLimitsFrom(env as unknown as Record<string, unknown>));
       this.#debounced = new DebouncedWriter(
         this.#db,
@@ -142,14 +153,16 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           run: () => void this.#debounced.flush({ dueOnly: true }),
         },
         { name: "sync push", nextDue: () => this.#sync?.nextDue() ?? null, run: () => this.#sync.run() },
+        // The alarm's end writes the meter's waiting counts (see alarm()), so a quiet room lands them before it hibernates.
+        { name: "meter write", nextDue: () => this.#meter.nextFlush(), run: () => undefined },
         {
           name: "token expiry",
           nextDue: () => (this.#nextExpiry === null ? null : Math.min(this.#nextExpiry, Date.now() + TOKEN_EXPIRY_HORIZON_MS)),
           run: (now) => this.#closeExpired(now),
         },
       ]);
-      this.#sql = new ReadOnlySql(ctx.storage, { readableTables: tableNames });
-      this.#mutations = new MutationLedger(ctx.storage.sql, () => this.#log.head(), rootConfig.transformer.output, this.#limits);
+      this.#sql = new ReadOnlySql(storage, { readableTables: tableNames });
+      this.#mutations = new MutationLedger(sql, () => this.#log.head(), rootConfig.transformer.output, this.#limits);
       // tRPC keep-alive pings are answered by the runtime without waking the room.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
       this.#rpc = createWsAdapter({
@@ -184,7 +197,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       void ctx.blockConcurrencyWhile(async () => {
         try {
           if (limitsError) throw limitsError;
-          const quotas = new TableQuotas(ctx.storage.sql);
+          const quotas = new TableQuotas(sql);
           // Quota triggers name columns: a migration may drop one. They are reinstalled (and recounted) below.
           const report = applyRoomMigrations(ctx.storage, app.migrations, () => quotas.dropTriggers());
           if (report.unknown.length > 0) {
@@ -194,7 +207,12 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           this.#log.installTriggers(tableNames);
           this.#mutations.install();
           quotas.install(app.tables.map((table) => ({ ...expectedColumns(table.room), quota: tableQuota(this.#limits, table.name) })));
-          this.#sync = new SyncEngine(ctx.storage.sql, this.#log, env.DB, tableNames);
+          this.#sync = new SyncEngine(sql, this.#log, env.DB, tableNames);
+          this.#sync.onPushed((outcome) => {
+            // Rows of the batch: upserts, deletes and the watermark (D1 counts index entries too; not included).
+            this.#meter.add("d1RowsWritten", outcome.upserted + outcome.deleted + 1);
+            this.#meter.add("d1Batches", 1);
+          });
           // `sync.replicated` waits inside an event: the engine moves the alarm itself for retries and deadlines.
           this.#sync.onAlarmNeeded(() => this.#alarms.schedule());
           // A migration may rebuild a table without logging its rows: rewrite the replica once.
@@ -213,7 +231,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         // After hibernation the sockets are still open: their users are still here
         // and their clients still subscribed.
         const sockets = ctx.getWebSockets();
-        for (const ws of sockets) this.#restoreMemory(ws);
+        for (const ws of sockets) {
+          this.#meterSends(ws);
+          this.#restoreMemory(ws);
+        }
         await Promise.all(sockets.map((ws) => this.#rpc.resume(ws)));
         this.#nextExpiry = this.#earliestExpiry();
         await this.#alarms.load();
@@ -241,6 +262,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         sync: this.#sync,
         socket,
         sql: this.#sql,
+        meter: this.#meter,
+        inspect: () => this.#inspect(room),
       };
     }
 
@@ -282,8 +305,9 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       await this.#release(ws);
     }
 
-    /** After any event: announce what it committed and keep the alarm in step. */
-    async #settle(): Promise<void> {
+    /** After any event: count it, announce what it committed and keep the alarm in step. */
+    async #settle(meterWrite = false): Promise<void> {
+      this.#meter.eventEnded(meterWrite);
       if (this.#unavailable) return;
       if (this.#hub.publish()) this.#sync.noteCommit();
       await this.#alarms.schedule();
@@ -304,8 +328,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
         return new Response(null, { status: 101, webSocket: client });
       }
       // An unavailable room still accepts the socket, so that every call on it is answered with the reason.
+      this.#meter.eventStarted();
       if (!this.#unavailable) this.#sync.setRoom(connect.room);
       this.ctx.acceptWebSocket(server);
+      this.#meterSends(server);
       writeAttachment(server, {
         v: ATTACHMENT_VERSION,
         room: connect.room,
@@ -320,9 +346,100 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       // The alarm closes the socket when its token expires.
       const expiresAt = connect.identity.expiresAt;
       if (this.#nextExpiry === null || expiresAt < this.#nextExpiry) this.#nextExpiry = expiresAt;
+      this.#meter.eventEnded();
       if (!this.#unavailable) await this.#alarms.schedule();
       // A smaller compression window: each socket's zlib compressor lives as long as the socket.
       return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Extensions": SOCKET_COMPRESSION } });
+    }
+
+    /** What the room holds, who is in it, what it does and why it is awake (admin.inspect). */
+    #inspect(room: RoomName): RoomInspection {
+      const sql = this.ctx.storage.sql;
+      const usage = new Map(
+        sql
+          .exec<{ tbl: string; row_count: number; byte_count: number }>(`SELECT tbl, row_count, byte_count FROM ${USAGE_TABLE}`)
+          .toArray()
+          .map((row) => [row.tbl, row]),
+      );
+      const log = sql.exec<{ n: number; oldest: number | null }>("SELECT count(*) AS n, min(seq) AS oldest FROM _changes").one();
+      const users = new Map<string, { sub: string; role: string; sockets: number; subscriptions: number }>();
+      const byProcedure: Record<string, number> = {};
+      const sockets = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+      for (const ws of sockets) {
+        const attachment = readAttachment(ws);
+        if (!attachment) continue;
+        const { sub, role } = attachment.identity;
+        const user = users.get(sub) ?? { sub, role, sockets: 0, subscriptions: 0 };
+        user.sockets += 1;
+        user.subscriptions += attachment.subs.length;
+        users.set(sub, user);
+        for (const subscription of attachment.subs) {
+          const path = (subscription as { path: string }).path;
+          byProcedure[path] = (byProcedure[path] ?? 0) + 1;
+        }
+      }
+      const memory = this.#memory.stats();
+      const debounced = this.#debounced.stats();
+      const status = this.#sync.status();
+      const nextAlarm = this.#alarms.next();
+      const now = Date.now();
+      const reasons: string[] = [];
+      if (this.#inFlight > 0) reasons.push(`${this.#inFlight} call(s) or frame(s) being handled`);
+      if (debounced.pendingKeys > 0)
+        reasons.push(`${debounced.pendingKeys} debounced value(s) waiting to be written (a flush timer is pending)`);
+      if (nextAlarm && nextAlarm.at - now < 10_000) {
+        reasons.push(`the alarm is due in ${Math.max(0, nextAlarm.at - now)} ms for ${nextAlarm.duties.join(", ")}`);
+      }
+      if (status.pendingChanges > 0) reasons.push(`${status.pendingChanges} change(s) not yet replicated to D1`);
+      return {
+        room,
+        at: now,
+        tables: app.tables.map((table) => ({
+          name: table.name,
+          rows: usage.get(table.name)?.row_count ?? 0,
+          bytes: usage.get(table.name)?.byte_count ?? 0,
+        })),
+        changeLog: { head: this.#log.head(), oldest: log.oldest, entries: log.n },
+        connections: { sockets: sockets.length, users: [...users.values()], subscriptionsByProcedure: byProcedure },
+        memory: {
+          entries: memory.total.entries,
+          bytes: memory.total.bytes,
+          cursors: memory.kinds.cursor.entries,
+          presence: memory.kinds.presence.entries,
+          cache: memory.kinds.cache.entries,
+        },
+        debounced: {
+          pendingKeys: debounced.pendingKeys,
+          pendingBytes: debounced.pendingBytes,
+          nextFlushAt: this.#debounced.nextDue(),
+          sqliteWrites: debounced.sqliteWrites,
+          updatesReceived: debounced.updatesReceived,
+        },
+        sync: {
+          roomSeq: status.roomSeq,
+          replicatedSeq: status.replicatedSeq,
+          pendingChanges: status.pendingChanges,
+          isHealthy: status.isHealthy,
+          lastError: status.lastError,
+        },
+        mutationIds: this.#mutations.kept(),
+        meter: this.#meter.snapshot(sql.databaseSize),
+        awake: { inFlight: this.#inFlight, nextAlarm, reasons },
+      };
+    }
+
+    /** Counts what the room sends down `ws` (every path sends through `ws.send`). */
+    #meterSends(ws: WebSocket): void {
+      if (Object.hasOwn(ws, "send")) return;
+      try {
+        ws.send = (data: string | ArrayBuffer | ArrayBufferView) => {
+          this.#meter.add("wsMessagesOut", 1);
+          // The class's send, looked up at each call (so anything that wraps it later still sees every send).
+          (Object.getPrototypeOf(ws) as WebSocket).send.call(ws, data);
+        };
+      } catch {
+        // A socket object that cannot be wrapped: its sends go uncounted.
+      }
     }
 
     /** Why one more socket of `user` does not fit (the room's `socketsPerRoom` and `socketsPerUser`), or null. */
@@ -358,6 +475,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       if (!parsed.ok) return errorResult(parsed.error);
       const { room, identity, path, type, via } = parsed.call;
       if (this.#unavailable) return errorResult(this.#unavailable, { path, type });
+      this.#meter.eventStarted();
       // HTTP callers share one bucket per user; bound Workers are trusted like the token issuer.
       if (via === "http" && this.#httpBuckets.take(identity.sub, 1) === 0) {
         return errorResult(rateLimited(this.#limits, "a user's HTTP calls to a room"), { path, type });
@@ -367,13 +485,14 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       } catch (error) {
         return errorResult(new TRPCError({ code: "BAD_REQUEST", message: (error as Error).message }));
       }
+      this.#inFlight += 1;
       const answer = await runDirectCall(
         app.router,
         this.#context(room, identity, null, null),
         parsed.call,
         this.#mutations,
         (error, failed) => console.error(`room procedure ${failed} failed`, error.cause ?? error),
-      );
+      ).finally(() => (this.#inFlight -= 1));
       // Like a frame: announce what the call committed, so live subscribers see it.
       // The call's own answer stands even if this fails (its write is already durable).
       try {
@@ -385,7 +504,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     }
 
     override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-      const handled = this.#rpc.message(ws, message);
+      this.#meter.eventStarted();
+      this.#meter.add("wsMessagesIn", 1);
+      this.#inFlight += 1;
+      const handled = this.#rpc.message(ws, message).finally(() => (this.#inFlight -= 1));
       // One announcement per frame: everything a frame wrote is one commit. A
       // frame whose calls all run on the room's synchronous SQLite ends within
       // this turn, before the timer; one that waits on I/O (a sync.replicated
@@ -404,11 +526,15 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
 
     override async alarm(): Promise<void> {
       if (this.#unavailable) return;
+      this.#meter.eventStarted();
+      this.#meter.add("alarms", 1);
       await this.#alarms.fire();
-      await this.#settle();
+      // The alarm writes the meter's waiting counts whatever else it was for.
+      await this.#settle(true);
     }
 
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+      this.#meter.eventStarted();
       await this.#release(ws);
       try {
         ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -418,6 +544,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     }
 
     override async webSocketError(ws: WebSocket): Promise<void> {
+      this.#meter.eventStarted();
       await this.#release(ws);
     }
 

@@ -6,6 +6,7 @@
  * nothing else). Transports build them; procedures only read them.
  */
 import type { Identity } from "../protocol/identity";
+import type { RoomInspection } from "../protocol/inspection";
 import type { DebouncedWriter } from "../debounce/debounced-writer";
 import type { RoomDatabase } from "../lib/room-database";
 import type { RoomName } from "../lib/room-name";
@@ -53,6 +54,10 @@ export interface RoomContext extends CallBase {
   socket: { remember(state: RememberedState): void } | null;
   /** Read-only SQL over the room's readable tables. */
   sql: ReadOnlySql;
+  /** Counts calls per procedure for the room's meter (src/room/room-meter.ts). */
+  meter?: { call(path: string, ok: boolean): void } | undefined;
+  /** What the room holds, does and costs, and why it is awake (admin.inspect). */
+  inspect?: (() => RoomInspection) | undefined;
 }
 
 /** A replica read served by the Worker from D1: only the caller's room in the replica, and a way back into the room. */

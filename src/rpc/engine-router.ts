@@ -1,9 +1,10 @@
 /**
  * The engine's own namespaces, present in every room whatever the app:
  * session, presence (cursors and who is here), memory (TTL cache), debounced
- * writes, read-only SQL and sync status. `defineApp` (app-api.ts) adds the
+ * writes, read-only SQL, sync status and the room inspector (admin). `defineApp` (app-api.ts) adds the
  * app's namespaces beside them.
  */
+import { adminRouter } from "./admin-router";
 import { debouncedRouter } from "./debounced-router";
 import { memoryRouter } from "./memory-router";
 import { presenceRouter } from "./presence-router";
@@ -18,6 +19,7 @@ export const engineRouters = {
   debounced: debouncedRouter,
   sql: sqlRouter,
   sync: syncRouter,
+  admin: adminRouter,
 };
 
 /** Namespaces an app may not define. */

@@ -80,8 +80,15 @@ export function assertMayCall(identity: Identity, meta: ProcedureMeta | undefine
  * constraint violation or storage quota) with its own code instead of INTERNAL_SERVER_ERROR.
  */
 const checked = t.procedure.use(async ({ ctx, meta, path, next }) => {
-  assertMayCall(ctx.identity, meta, path);
+  const meter = ctx.kind === "room" ? ctx.meter : undefined;
+  try {
+    assertMayCall(ctx.identity, meta, path);
+  } catch (error) {
+    meter?.call(path, false);
+    throw error;
+  }
   const result = await next();
+  meter?.call(path, result.ok);
   if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR") {
     const cause = result.error.cause instanceof CodedError ? result.error.cause : callerSqliteError(result.error.cause);
     if (cause) return { ...result, error: new TRPCError({ code: cause.code, message: cause.message, cause }) };

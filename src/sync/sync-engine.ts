@@ -159,6 +159,13 @@ export class SyncEngine {
     this.#waiters.onAlarmNeeded(request);
   }
 
+  #pushed: ((outcome: SyncOutcome) => void) | null = null;
+
+  /** Tells `listener` about every confirmed push (the room's meter counts D1 rows and batches). */
+  onPushed(listener: (outcome: SyncOutcome) => void): void {
+    this.#pushed = listener;
+  }
+
   /**
    * When the alarm is next needed: the next push, or the earliest deadline of a
    * `replicated` call while no push is in flight (an attempt in flight answers
@@ -277,6 +284,7 @@ export class SyncEngine {
       this.log.trim(this.now(), this.retentionFloor());
       if (this.#pending()) this.#pendingSince = this.now();
       this.#waiters.confirmed();
+      this.#pushed?.(outcome);
       return outcome;
     } catch (error) {
       const failures = this.#state.consecutive_failures + 1;

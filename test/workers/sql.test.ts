@@ -9,6 +9,7 @@ import type { SqlParam } from "../../src/sql/sql-input";
 import { checkRecursion, type PlanRow } from "../../src/sql/recursion-check";
 const READABLE_TABLES = ["tasks", "_debounced_state"];
 import { rolledBack } from "../../src/sql/rolled-back";
+import { METER_TABLE } from "../../src/room/room-meter";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
 
@@ -79,8 +80,9 @@ async function executeSQL(socket: RawSocket, payloads: unknown[]): Promise<SeedF
 /**
  * A fingerprint of the whole database, computed inside the room: the schema
  * and every row of every table in sqlite_schema, internal ones included —
- * except the platform's `_cf_*` tables, which no code in a room may read (the
- * schema dump still covers them).
+ * except the platform's `_cf_*` tables, which no code in a room may read, and
+ * the rows of the room's meter (`_meter`), which counts every call, the
+ * refused ones too (the schema dump still covers both).
  */
 function checksum(room: string): Promise<string> {
   return runInDurableObject(stub(room), async (_instance, state) => {
@@ -88,7 +90,9 @@ function checksum(room: string): Promise<string> {
     const plain = (value: SqlStorageValue) => (value instanceof ArrayBuffer ? [...new Uint8Array(value)].join(".") : value);
     const dump = (query: string) => JSON.stringify([...sql.exec(query).raw()].map((row) => row.map(plain)));
     const tables = sql
-      .exec<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name")
+      .exec<{ name: string }>(
+        `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> '${METER_TABLE}' ORDER BY name`,
+      )
       .toArray();
     const parts = [dump("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_schema ORDER BY type, name")];
     for (const { name } of tables) parts.push(`${name}:${dump(`SELECT * FROM "${name.replaceAll('"', '""')}"`)}`);
