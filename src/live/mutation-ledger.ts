@@ -12,7 +12,10 @@
  * forgotten first; trimming runs every MUTATION_TRIM_EVERY records, so up to
  * that many more may linger). A forgotten id is a new id: a repeat runs again.
  * A failed mutation is not recorded: its waiters get its error, and a later
- * repeat runs again. Like the change log, the engine manages the table itself.
+ * repeat runs again. Nor is one that changed no table (the change log's head
+ * did not move: cursors, presence, cache, debounced updates in memory): it is
+ * safe to repeat, and recording it would cost two row writes per call. Like the
+ * change log, the engine manages the table itself.
  */
 import { TRPCError } from "@trpc/server";
 import { MAX_RECORDED_ANSWER_BYTES, MUTATION_TRIM_EVERY } from "../lib/limits";
@@ -124,9 +127,12 @@ export class MutationLedger {
       }
       return this.codec.deserialize(JSON.parse(recorded.answer) as never);
     }
+    const headBefore = this.head();
     const done = execute().then((value) => {
       // Synchronously after the procedure returns: the same implicit transaction as its writes.
-      this.#record(call, fingerprint, value);
+      // A mutation that changed no table (a cursor move, presence, the cache, a debounced update
+      // held in memory) is safe to run again and is not recorded: recording it would cost two row writes.
+      if (this.head() !== headBefore) this.#record(call, fingerprint, value);
       return value;
     });
     this.#running.set(key, { path: call.path, fingerprint, done });

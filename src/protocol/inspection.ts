@@ -3,6 +3,7 @@
  * answers: what a room holds, who is in it, what it does and costs, and why it
  * is awake. Built by the room (src/room/room.ts) from its parts.
  */
+import type { CostEstimate } from "../lib/pricing";
 import type { MeterSnapshot } from "./meter";
 
 export interface RoomInspection {
@@ -28,6 +29,8 @@ export interface RoomInspection {
   /** Mutation ids remembered for exactly-once repeats. */
   mutationIds: number;
   meter: MeterSnapshot;
+  /** The meter priced at Cloudflare's published unit prices (src/lib/pricing.ts, docs/cost.md): so far, per day, per month. */
+  cost: CostEstimate;
   /** Why the room is awake now, and what would let it sleep. */
   awake: {
     /** Calls and frames being handled right now (this inspection included). */

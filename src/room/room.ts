@@ -41,6 +41,7 @@ import { rateLimited, RequestBuckets } from "../transport/request-budget";
 import { createWsAdapter, type WsAdapter } from "../transport/ws-adapter";
 import { AlarmScheduler } from "./alarms";
 import { RoomMeter } from "./room-meter";
+import { estimateCost, resolvePrices, type Prices } from "../lib/pricing";
 import type { RoomInspection } from "../protocol/inspection";
 import { USAGE_TABLE } from "../live/table-quotas";
 import { ATTACHMENT_VERSION, readAttachment, updateAttachment, writeAttachment } from "./attachment";
@@ -99,6 +100,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
     readonly #meter: RoomMeter;
     /** Frames and calls being handled now (for "why is this room awake?"). */
     #inFlight = 0;
+    /** Unit prices of the cost estimate: the dated defaults, or the deployment's PRICING (parsed at the first inspection). */
+    #prices: Prices | null = null;
     /** Request buckets of HTTP callers, one per user (sockets have their own, in the adapter). */
     readonly #httpBuckets: RequestBuckets;
     /** Unredeemed connect tickets: in memory only, so a restarted room refuses them (fail closed). */
@@ -383,6 +386,7 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       const status = this.#sync.status();
       const nextAlarm = this.#alarms.next();
       const now = Date.now();
+      const meter = this.#meter.snapshot(sql.databaseSize);
       const reasons: string[] = [];
       if (this.#inFlight > 0) reasons.push(`${this.#inFlight} call(s) or frame(s) being handled`);
       if (debounced.pendingKeys > 0)
@@ -423,7 +427,8 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           lastError: status.lastError,
         },
         mutationIds: this.#mutations.kept(),
-        meter: this.#meter.snapshot(sql.databaseSize),
+        meter,
+        cost: estimateCost(meter, (this.#prices ??= resolvePrices((this.env as unknown as Record<string, unknown>)["PRICING"])), now),
         awake: { inFlight: this.#inFlight, nextAlarm, reasons },
       };
     }

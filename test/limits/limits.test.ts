@@ -369,10 +369,11 @@ describe("the mutation id window", () => {
     method: "mutation",
     params: { path: "tasks.create", input: { json: { title } }, mutationId },
   });
-  const cursor = (id: number, x: number, mutationId: string) => ({
+  // A rename of task 2: it changes a table (so it is recorded) without adding rows (the row quota is 10 here).
+  const rename = (id: number, x: number, mutationId: string) => ({
     id,
     method: "mutation",
-    params: { path: "presence.setCursor", input: { json: { position: { x, y: 0 } } }, mutationId },
+    params: { path: "tasks.update", input: { json: { id: 2, title: `renamed ${x}` } }, mutationId },
   });
   const titles = (room: string) =>
     runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
@@ -407,19 +408,18 @@ describe("the mutation id window", () => {
     const room = uniqueRoom();
     const socket = await open(room);
     socket.send(create(1, "oldest", "w-0"));
-    await answered(socket, [1]);
-    // Enough cursor moves (no rows) to pass the per-user count plus its trimming slack, over the user's sockets.
+    socket.send(create(2, "target", "w-target"));
+    await answered(socket, [1, 2]);
+    // Enough renames (each changes a table, so each is recorded) to pass the per-user count plus its
+    // trimming slack, over the user's sockets, one at a time.
     const moves = limits.mutationIdsPerUser + MUTATION_TRIM_EVERY;
     const movers = [socket, await open(room), await open(room)];
-    for (let index = 1; index <= moves; index += 1) movers[index % movers.length]!.send(cursor(index + 1, index, `w-${index}`));
-    for (const [at, mover] of movers.entries()) {
-      const ids = Array.from({ length: moves }, (_, index) => index + 1).filter((index) => index % movers.length === at);
-      await answered(
-        mover,
-        ids.map((index) => index + 1),
-      );
+    for (let index = 1; index <= moves; index += 1) {
+      const mover = movers[index % movers.length]!;
+      mover.send(rename(index + 2, index, `w-${index}`));
+      await answered(mover, [index + 2]);
     }
-    for (const mover of movers) for (const [id, answer] of answers(mover)) if (id > 1) expect(answer.error, `answer ${id}`).toBeUndefined();
+    for (const mover of movers) for (const [id, answer] of answers(mover)) expect(answer.error, `answer ${id}`).toBeUndefined();
     const kept = await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
       state.storage.sql
         .exec<{ id: string }>("SELECT id FROM _mutations WHERE sub = 'alice' ORDER BY n")
@@ -431,6 +431,6 @@ describe("the mutation id window", () => {
     expect(kept).toContain(`w-${moves}`);
     socket.send(create(1_000, "oldest", "w-0"));
     await answered(socket, [1_000]);
-    expect(await titles(room)).toEqual(["oldest", "oldest"]);
+    expect(await titles(room)).toEqual(["oldest", `renamed ${moves}`, "oldest"]);
   });
 });

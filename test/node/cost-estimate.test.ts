@@ -60,18 +60,19 @@ const dollars = (usd: number) => `$${usd.toFixed(2)}`;
  * `createRoomClient`) in one working day. 10 users, 8 h a day (28,800 s),
  * every rate below for all 8 h — a busy room, not an average one. Rows per
  * operation were measured with the room's meter (admin.inspect before and
- * after 20 of each, less the inspection's own rows) on 2026-12-05 and rounded;
- * every mutation of this client carries a mutation id, which the room records
- * for exactly-once repeats: 2 rows written, memory-only mutations included.
+ * after 20 of each, less the inspection's own rows) on 2026-12-05 and rounded.
+ * Every mutation of this client carries a mutation id; the room records it
+ * (2 rows written) only for mutations that change a table, so cursor moves,
+ * presence and debounced updates held in memory write nothing.
  */
 const DEMO_DAY = (() => {
   const seconds = 8 * 3600; // 28,800
-  const cursorMoves = 10 * 10 * seconds; // presence.setCursor, 10 users × 10/s = 2,880,000: 7 rows read, 2 written each
-  const sliderUpdates = 60 * seconds; // debounced.update, one slider dragged at 60/s = 1,728,000: 7 read, 2 written each
+  const cursorMoves = 10 * 10 * seconds; // presence.setCursor, 10 users × 10/s = 2,880,000: 7 rows read, none written
+  const sliderUpdates = 60 * seconds; // debounced.update, one slider dragged at 60/s = 1,728,000: 7 read, none written
   const sliderFlushes = seconds; // the debounced writer writes the key once a second = 28,800: 24 read, 4 written, replicated
   const taskEdits = 5 * 8 * 60; // tasks.update, 5 a minute = 2,400: 46 read, 8 written, replicated
   const polls = 10 * (seconds / 2) * 2; // each page: debounced.stats and sync.status every 2 s = 288,000: 5 read each
-  const presence = 10 * (seconds / 20); // each page: presence.setPresence every 20 s = 14,400: 7 read, 2 written
+  const presence = 10 * (seconds / 20); // each page: presence.setPresence every 20 s = 14,400: 7 read, none written
   const meterWrites = seconds / 10; // the meter's own row, every 10 s = 2,880: 1 written
   const replicated = sliderFlushes + taskEdits; // each in its own D1 batch: the row and the replica's bookmark
   const messagesIn = cursorMoves + sliderUpdates + taskEdits + polls + presence; // 4,912,800, one call each
@@ -84,8 +85,8 @@ const DEMO_DAY = (() => {
       awakeMs: seconds * 1000, // awake the whole 8 h: a message every few ms never lets it hibernate
       // 20,160,000 + 12,096,000 + 691,200 + 110,400 + 1,440,000 + 100,800 = 34,598,400
       sqlRowsRead: cursorMoves * 7 + sliderUpdates * 7 + sliderFlushes * 24 + taskEdits * 46 + polls * 5 + presence * 7,
-      // 5,760,000 + 3,456,000 + 115,200 + 19,200 + 28,800 + 2,880 = 9,382,080
-      sqlRowsWritten: cursorMoves * 2 + sliderUpdates * 2 + sliderFlushes * 4 + taskEdits * 8 + presence * 2 + meterWrites,
+      // 115,200 + 19,200 + 2,880 = 137,280
+      sqlRowsWritten: sliderFlushes * 4 + taskEdits * 8 + meterWrites,
       d1RowsWritten: replicated * 2, // 31,200 × 2 = 62,400
       d1Batches: replicated,
     }),
@@ -111,10 +112,10 @@ describe("estimateCost", () => {
     //           7,398,000 × $0.15 / 1e6 = $1.1097
     // duration: 28,800 s × 0.128 GB × 30 = 110,592 GB-s; × $12.50 / 1e6 = $1.3824
     // SQLite rows read: 34,598,400 × 30 = 1,037,952,000; × $0.001 / 1e6 = $1.037952
-    // SQLite rows written: 9,382,080 × 30 = 281,462,400; × $1.00 / 1e6 = $281.4624
+    // SQLite rows written: 137,280 × 30 = 4,118,400; × $1.00 / 1e6 = $4.1184
     // SQLite stored: 10 MB = 0.01 GB for a month = 0.01 GB-month; × $0.20 = $0.002
     // D1 rows written: 62,400 × 30 = 1,872,000; × $1.00 / 1e6 = $1.872
-    // total: 1.1097 + 1.3824 + 1.037952 + 281.4624 + 0.002 + 1.872 = $286.866452
+    // total: 1.1097 + 1.3824 + 1.037952 + 4.1184 + 0.002 + 1.872 = $9.522452
     const month = estimate.perMonth;
     expect(quantityOf(month, "requests")).toBeCloseTo(7_398_000, 6);
     expect(usdOf(month, "requests")).toBeCloseTo(1.1097, 9);
@@ -122,19 +123,19 @@ describe("estimateCost", () => {
     expect(usdOf(month, "duration")).toBeCloseTo(1.3824, 9);
     expect(quantityOf(month, "sqliteRowsRead")).toBe(1_037_952_000);
     expect(usdOf(month, "sqliteRowsRead")).toBeCloseTo(1.037952, 9);
-    expect(quantityOf(month, "sqliteRowsWritten")).toBe(281_462_400);
-    expect(usdOf(month, "sqliteRowsWritten")).toBeCloseTo(281.4624, 9);
+    expect(quantityOf(month, "sqliteRowsWritten")).toBe(4_118_400);
+    expect(usdOf(month, "sqliteRowsWritten")).toBeCloseTo(4.1184, 9);
     expect(quantityOf(month, "sqliteStorage")).toBeCloseTo(0.01, 12);
     expect(usdOf(month, "sqliteStorage")).toBeCloseTo(0.002, 12);
     expect(quantityOf(month, "d1RowsWritten")).toBe(1_872_000);
     expect(usdOf(month, "d1RowsWritten")).toBeCloseTo(1.872, 9);
-    expect(month.usd).toBeCloseTo(286.866452, 9);
+    expect(month.usd).toBeCloseTo(9.522452, 9);
 
     // A day is a thirtieth of that month (storage included: 0.01 GB for 1/30 month).
-    expect(estimate.perDay.usd).toBeCloseTo(286.866452 / 30, 9);
+    expect(estimate.perDay.usd).toBeCloseTo(9.522452 / 30, 9);
     // So far: the two days' totals, and 0.01 GB stored for 2 of 30 days = $0.002 × 2/30.
-    // 2 × (286.866452 − 0.002) / 30 + 0.002 × 2 / 30 = 2 × 286.866452 / 30
-    expect(estimate.soFar.usd).toBeCloseTo((2 * 286.866452) / 30, 9);
+    // 2 × (9.522452 − 0.002) / 30 + 0.002 × 2 / 30 = 2 × 9.522452 / 30
+    expect(estimate.soFar.usd).toBeCloseTo((2 * 9.522452) / 30, 9);
     expect(usdOf(estimate.soFar, "sqliteStorage")).toBeCloseTo((0.002 * 2) / 30, 12);
   });
 

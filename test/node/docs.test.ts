@@ -131,6 +131,14 @@ describe("README.md room limits", () => {
   });
 });
 
+describe("README.md cost example", () => {
+  it("quotes the worked example's monthly figure of docs/cost.md (which its own test computes)", async () => {
+    const total = /\| total\s*\|[^\n]*\*\*(\$[\d.,]+)\*\*/.exec(await read("docs/cost.md"))?.[1];
+    expect(total).toBeDefined();
+    expect(await read("README.md")).toContain(`comes to about ${total} a month`);
+  });
+});
+
 describe("docs/seed-protocol.md", () => {
   it("lists the engine's seed methods, each mapped onto its procedure of the same type", async () => {
     expect(seedTableOf(await read("docs/seed-protocol.md"))).toEqual(seedMethodsOf(ENGINE_SEED_METHODS, engineProcedures));

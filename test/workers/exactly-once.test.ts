@@ -177,6 +177,22 @@ describe("a mutation id over the WebSocket (params.mutationId)", () => {
   });
 });
 
+describe("what is recorded", () => {
+  it("records only mutations that changed a table: a cursor move or a debounced update with an id costs no row", async () => {
+    const room = uniqueRoom();
+    const socket = await open(room);
+    socket.send(mutation(1, "presence.setCursor", { position: { x: 1 } }, "cursor-1"));
+    socket.send(mutation(2, "debounced.update", { key: "slider", value: 3 }, "slider-1"));
+    socket.send(mutation(3, "tasks.create", { title: "recorded" }, "create-1"));
+    for (const id of [1, 2, 3]) expect(await answer(socket, id)).toMatchObject({ result: { type: "data" } });
+    expect(await stored(room)).toMatchObject({ ledger: 1 });
+    // The unrecorded ones run again on a repeat (they are safe to repeat): the cursor moves again.
+    socket.send(mutation(4, "presence.setCursor", { position: { x: 1 } }, "cursor-1"));
+    expect(await answer(socket, 4)).toMatchObject({ result: { type: "data" } });
+    expect(await stored(room)).toMatchObject({ ledger: 1 });
+  });
+});
+
 describe("the room client", () => {
   it("attaches an id to every mutation, so a retried call cannot apply twice", async () => {
     const room = uniqueRoom();

@@ -7,6 +7,7 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import superjson from "superjson";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_PRICES } from "../../src/lib/pricing";
 import type { RoomInspection } from "../../src/protocol/inspection";
 import { clientFor, closeClients, tokenFor, uniqueRoom } from "../helpers/clients";
 import { RawSocket } from "../helpers/worker-socket";
@@ -135,6 +136,10 @@ describe("admin.inspect", () => {
     const body = (await answer.json()) as RoomInspection;
     expect(body).toMatchObject({ room, tables: [expect.objectContaining({ name: "tasks", rows: 1 })] });
     expect(body.meter.byProcedure["tasks.create"]).toEqual({ calls: 1, errors: 0 });
+    // Priced at the dated unit prices: the rows written so far cost something, the projection has a basis.
+    expect(body.cost).toMatchObject({ currency: "USD", asOf: DEFAULT_PRICES.asOf, basis: "since start, scaled to a day" });
+    expect(body.cost.soFar.items.find((item) => item.item === "sqliteRowsWritten")?.quantity).toBe(body.meter.total.sqlRowsWritten);
+    expect(body.cost.perMonth.usd).toBeGreaterThan(0);
     const refused = await SELF.fetch(url, { headers: { authorization: `Bearer ${await tokenFor(room, "writer", "alice")}` } });
     expect(refused.status).toBe(403);
     expect((await SELF.fetch(url)).status).toBe(401);
