@@ -25,6 +25,9 @@ export const METER_FLUSH_MS = 10_000;
 /** Idle time after an event that is counted as awake (ms): about when a hibernatable room is evicted. */
 export const METER_IDLE_AWAKE_MS = 10_000;
 
+/** Counts that every event makes, the meter's own alarm included (rows read: the change log's head, the sync state). */
+const BOOKKEEPING: ReadonlySet<keyof MeterCounters> = new Set(["awakeMs", "alarms", "wakeUps", "sqlRowsRead"]);
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -46,6 +49,13 @@ type CounterKey = keyof MeterCounters;
 export class RoomMeter {
   #state: MeterState;
   #dirty = false;
+  /**
+   * True when counts beyond the room's own bookkeeping (BOOKKEEPING) wait:
+   * only those arm the alarm, or the alarm that writes them would count itself
+   * and re-arm forever, and the room would never sleep. Bookkeeping counts are
+   * written with the next write; an eviction before it loses them.
+   */
+  #urgent = false;
   #lastFlush: number;
   #cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
   /** When the last event ended (null before the first one since the room started). */
@@ -93,6 +103,7 @@ export class RoomMeter {
     bucket(this.#state.minutes, Math.floor(at / MINUTE))[key] += amount;
     bucket(this.#state.hours, Math.floor(at / HOUR))[key] += amount;
     this.#dirty = true;
+    if (!BOOKKEEPING.has(key)) this.#urgent = true;
   }
 
   /** One call of `path` (any transport), and whether it succeeded. */
@@ -127,9 +138,15 @@ export class RoomMeter {
     if (this.#dirty && (force || at - this.#lastFlush >= METER_FLUSH_MS)) this.#flush(at);
   }
 
+  /** Writes the waiting counts now (the alarm's meter duty). */
+  write(): void {
+    this.#collectCursors();
+    if (this.#dirty) this.#flush(this.now());
+  }
+
   /** When the alarm should write waiting counts, or null when nothing waits. */
   nextFlush(): number | null {
-    return this.#dirty ? this.#lastFlush + METER_FLUSH_MS : null;
+    return this.#urgent ? this.#lastFlush + METER_FLUSH_MS : null;
   }
 
   /** The meter now, with the windows ending at this minute and hour. */
@@ -168,6 +185,7 @@ export class RoomMeter {
     this.#state.minutes = this.#state.minutes.filter(([index]) => index > minute - 60);
     this.#state.hours = this.#state.hours.filter(([index]) => index > hour - 24);
     this.#dirty = false;
+    this.#urgent = false;
     this.#lastFlush = at;
     // Through the metered SQL? No: through the plain one, and counted here, so the write is seen once.
     const cursor = this.sql.exec(

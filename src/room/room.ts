@@ -156,8 +156,9 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
           run: () => void this.#debounced.flush({ dueOnly: true }),
         },
         { name: "sync push", nextDue: () => this.#sync?.nextDue() ?? null, run: () => this.#sync.run() },
-        // The alarm's end writes the meter's waiting counts (see alarm()), so a quiet room lands them before it hibernates.
-        { name: "meter write", nextDue: () => this.#meter.nextFlush(), run: () => undefined },
+        // Writes the meter's waiting counts, so a quiet room lands them before it hibernates. Last: the duties
+        // before it add counts; it runs before the scheduler looks again, so it does not re-arm itself.
+        { name: "meter write", nextDue: () => this.#meter.nextFlush(), run: () => this.#meter.write() },
         {
           name: "token expiry",
           nextDue: () => (this.#nextExpiry === null ? null : Math.min(this.#nextExpiry, Date.now() + TOKEN_EXPIRY_HORIZON_MS)),
@@ -533,9 +534,10 @@ export function createRoomClass(app: AppDefinition<AnyRouter>): RoomClass {
       if (this.#unavailable) return;
       this.#meter.eventStarted();
       this.#meter.add("alarms", 1);
+      // Any alarm lands the meter's waiting counts first (its own duty covers counts the duties add).
+      this.#meter.write();
       await this.#alarms.fire();
-      // The alarm writes the meter's waiting counts whatever else it was for.
-      await this.#settle(true);
+      await this.#settle();
     }
 
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
