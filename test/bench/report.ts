@@ -4,6 +4,8 @@
  * on each missed target and what dominates its cost) and an SVG chart of
  * latency percentiles, drawn by hand (no dependencies). Used by run.ts.
  */
+import { REPLICATION_WINDOW_MS } from "../../src/lib/limits";
+import { costTable, explainCost } from "./cost-table";
 import { formatLatency, formatMs, formatRatio, type Measurement, type Results, type TargetLine } from "./results";
 
 export interface RunInfo {
@@ -87,6 +89,9 @@ export function markdown(results: Results, info: RunInfo): string {
     );
   }
 
+  const costs = costTable(results);
+  if (costs.length) push("", ...costs);
+
   const breakdown = mutationBreakdown(results);
   if (breakdown.length) {
     push(
@@ -164,6 +169,7 @@ function method(info: RunInfo): string[] {
     `- **Memory**: workerd RSS of the runtime process (not the proxy) before and after opening ${s["memorySockets"]} sockets straight to the runtime: raw idle sockets on the floor; on nanotypeDB, authenticated sockets without, then with one \`tasks.changes\` subscription. Measured first, while both runtimes are fresh.`,
     `- **Hibernation**: ${s["hibernationClients"]} stock clients with keep-alive every 1 s, each subscribed to \`tasks.changes\`. A cache entry (\`memory.set\`) lives only in the room instance's memory: read back after ${Number(s["hibernationIdleMs"]) / 1000} s idle it is gone exactly when the instance was evicted and rebuilt, while no socket closed; then one mutation checks that every subscription resumed.`,
     `- **Replica reads**: \`GET /rooms/<room>/trpc/replica.tasks.list\` (20 rows) straight to the runtime, one at a time (${Math.min(500, Number(s["iterations"]))} timed) and 16 in flight for ${Number(s["throughputMs"]) / 1000} s, against the same read served by the room (\`tasks.list\` over the same endpoint), both timed without instrumentation. Then a counted pass: room invocations are counted from outside by \`test/bench/room-probe.ts\`: through the runtime's inspector it sets a never-pausing conditional breakpoint at the first line of every Room entry point (\`fetch\`, \`call\`, \`webSocketMessage\`, \`webSocketClose\`, \`webSocketError\`, \`alarm\`) that logs a marker, during 200 replica reads plus a burst in flight, then during 200 room-served reads (which show that it counts).`,
+    `- **Cost per action**: a fresh room per action (its first replication done first), \`createRoomClient\` with an admin token; \`admin.inspect\` twice before and, after the actions, every 150 ms until the room has settled (replicated to D1, debounced values written), then once more: one inspection's share, taken from the last two, is subtracted once per inspection between the baseline and the last poll. Task create, update and delete run ${s["quick"] ? 5 : 20} at a time with ${REPLICATION_WINDOW_MS + 150} ms between them (each pushed to D1 alone), cursor updates ${s["quick"] ? 50 : 200} at a time; 3 windows each, the median per counter (the meter writes its own row at most every 10 s, into at most one of them). Debounced: 5 keys at 60 updates/s for ${s["debouncedSeconds"]} s, one frame per tick, until the trailing flush. Sync: \`tasks.create\` at 100/s for ${s["quick"] ? 2 : 5} s until D1 has every change; windows = the writes' span / ${REPLICATION_WINDOW_MS} ms + 1.`,
     "- Not measured here: deployed Cloudflare (locally D1 and the rooms share one workerd process), browsers, and the wrangler proxy's own memory.",
   ];
 }
@@ -276,6 +282,7 @@ function explain(line: TargetLine, results: Results, m: (key: string, path?: "di
         : `An authenticated nanotypeDB socket without a subscription already costs ${formatMs(plainKiB)} KiB against the floor's ${formatMs(floorKiB)} KiB: each socket also passes through the router worker that \`[assets]\` in wrangler.toml puts in front of the Worker (a run with \`[assets]\` removed measured a plain socket at the floor's size).`;
     return `${socketShare} The subscribed socket adds ${formatMs(withKiB - plainKiB)} KiB: mostly native, not the subscription. Its V8 heap share is ≈ 4 KiB (test/bench/socket-heap.ts: generator, pump, abort signal and listeners, attachment); the rest is workerd's per-socket zlib compressor for permessage-deflate (the bench's \`ws\` client offers it), allocated at the first frame sent down a socket and kept until it closes (the plain sockets were never sent one). The room accepts with a 1 KiB window (src/room/socket-compression.ts), which cut it by ≈ 130 KiB.`;
   }
+  if (s.startsWith("cost:")) return explainCost(line, results);
   if (s.startsWith("idle room")) {
     return "See the hibernation details in the measurement table.";
   }

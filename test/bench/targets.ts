@@ -3,6 +3,7 @@
  * figure as a ratio to its floor (and to the PartyServer peer) measured in the
  * same run. Fills `results.lines`; run.ts calls it after the scenarios.
  */
+import { judgeCost } from "./cost-table";
 import { formatLatency, formatMs, type Results } from "./results";
 
 interface Detail {
@@ -222,6 +223,8 @@ export function judge(results: Results, fanOutSizes: number[]): void {
       ...(valid ? {} : { note: "invalid: RSS did not grow while the sockets opened" }),
     });
   }
+
+  judgeCost(results);
 
   const hibernation = valueOf(results, "hibernation");
   if (hibernation) {
