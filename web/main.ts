@@ -8,6 +8,7 @@ import { mountBoard } from "./board-panel";
 import { mountConnectionBadge } from "./connection-badge";
 import { CursorsLayer } from "./cursors-layer";
 import { byId } from "./dom";
+import { mountInspector } from "./inspector-panel";
 import { mountPresence } from "./presence-panel";
 import { mintToken, Session, userIdFor, type ConnectionInfo, type Member, type MintedToken } from "./session";
 import { mountSlider } from "./slider-panel";
@@ -80,6 +81,7 @@ function start(member: Member, token: MintedToken): void {
     mountSlider(session, names),
     mountSqlConsole(session),
     mountSyncPanel(session),
+    mountInspector(session),
     () => cursors.dispose(),
   ];
   current = { session, dispose: () => disposers.forEach((dispose) => dispose()) };
