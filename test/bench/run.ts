@@ -6,7 +6,7 @@
  *   npm run bench                 full run (≈ 10 min, hard limit 14 min): writes
  *                                 test/bench/results/latest.json, docs/benchmarks.md
  *                                 and docs/benchmarks.svg
- *   npm run bench -- --quick      one-minute subset: test/bench/results/quick.json only
+ *   npm run bench -- --quick      two-minute subset: test/bench/results/quick.json only
  *
  * Options: --only=a,b        run only these scenarios (round-trips, proxy, throughput,
  *                            fan-out, live-window, debounced, replication, acks, replica-reads, memory,
@@ -108,7 +108,7 @@ const QUICK_SETTINGS: Settings = {
 
 const SETTINGS = QUICK ? QUICK_SETTINGS : FULL;
 
-/** Scenarios in run order; `quick` ones make up the one-minute subset. */
+/** Scenarios in run order; `quick` ones make up the two-minute subset. */
 const SCENARIOS: Array<{ name: string; quick: boolean; run(context: BenchContext): Promise<void> }> = [
   // First, while both runtimes are fresh: RSS growth is only readable before other scenarios allocate and free.
   { name: "memory", quick: false, run: memory },
