@@ -24,6 +24,7 @@ import { json, jsonError } from "./lib/json-response";
 import { parseRoomName, type RoomName } from "./lib/room-name";
 import { INSPECT_ROUTE, SOCKET_ROUTE, TICKET_ROUTE, TRPC_ROUTE } from "./protocol/routes";
 import { handleInspectRequest } from "./http/inspect-endpoint";
+import { handleRoomsRequest } from "./http/rooms-endpoint";
 import type { AppDefinition } from "./rpc/app-api";
 import { connectRequest, type Connecting } from "./room/connect-request";
 import { createRoomClass } from "./room/room";
@@ -31,6 +32,8 @@ import { RoomService } from "./service/room-service";
 
 export function createNanotype<TRouter extends AnyRouter>(app: AppDefinition<TRouter>) {
   const handleTrpc = createTrpcEndpoint(app.router);
+  // The tables the replica holds rows of, for the operators' room list.
+  const replicatedTables = app.tables.map((table) => table.name);
   const worker = {
     async fetch(request, env): Promise<Response> {
       const url = new URL(request.url);
@@ -40,6 +43,7 @@ export function createNanotype<TRouter extends AnyRouter>(app: AppDefinition<TRo
       if (url.pathname === "/dev/token" && devTokensEnabled(env)) {
         return request.method === "POST" ? handleDevToken(request, env) : methodNotAllowed("POST");
       }
+      if (url.pathname === "/rooms") return handleRoomsRequest(request, env, url, replicatedTables);
       const socket = SOCKET_ROUTE.exec(url.pathname);
       if (socket) return roomSocket(request, env, url, socket[1]!);
       const ticket = TICKET_ROUTE.exec(url.pathname);

@@ -16,9 +16,10 @@ export function hasRole(role: Role, minimum: Role): boolean {
 
 /**
  * Grants a token may carry on top of its role (the `grants` claim). `analytics`
- * admits read-only SQL (`sql.query`) below the admin role.
+ * admits read-only SQL (`sql.query`) below the admin role; `operator`, on an
+ * admin token for every room (`room: "*"`), admits the room list (`GET /rooms`).
  */
-export const GRANTS = ["analytics"] as const;
+export const GRANTS = ["analytics", "operator"] as const;
 export type Grant = (typeof GRANTS)[number];
 
 export const identitySchema = z.object({
