@@ -53,6 +53,7 @@ const TEST_ROOM_LIMITS = {
   debouncedKeys: 5,
   debouncedBytes: 2_000,
   mutationIdsPerUser: 3,
+  mutationIdsPerRoom: 6,
   mutationIdTtlMs: 1_500,
 };
 

@@ -5,6 +5,7 @@
  * I/O, no clock but the one passed. Public: `admin.inspect` and docs/cost.md.
  */
 import { z } from "zod";
+import { parseStructuredSetting } from "./env-settings";
 
 /**
  * Cloudflare's published unit prices for the Workers Paid plan, as read on
@@ -197,20 +198,8 @@ export class PricingError extends Error {
  */
 export function resolvePrices(deployment: unknown): Prices {
   if (deployment === undefined || deployment === "") return DEFAULT_PRICES;
-  let value = deployment;
-  if (typeof deployment === "string") {
-    try {
-      value = JSON.parse(deployment);
-    } catch {
-      throw new PricingError("PRICING is not valid JSON");
-    }
-  }
-  const parsed = pricesInput.safeParse(value);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
-    throw new PricingError(`PRICING: ${problems}`);
-  }
-  const over = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
+  const parsed = parseStructuredSetting(deployment, pricesInput, "PRICING", (message) => new PricingError(message));
+  const over = Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined));
   return { ...DEFAULT_PRICES, ...over };
 }
 

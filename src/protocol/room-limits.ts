@@ -16,6 +16,7 @@ import {
   MAX_SUBSCRIPTIONS_PER_SOCKET,
   MAX_SUBSCRIPTIONS_PER_USER,
 } from "./wire-limits";
+import { parseStructuredSetting } from "../lib/env-settings";
 import { MUTATION_ID_TTL_MS, MUTATION_IDS_PER_ROOM, MUTATION_IDS_PER_USER } from "../lib/limits";
 
 /** Storage quota of one table in one room. */
@@ -127,20 +128,7 @@ export function tableQuota(limits: RoomLimits, table: string): TableQuota {
 }
 
 function parseLimits(raw: unknown, source: string): z.output<typeof roomLimitsInput> {
-  let value = raw;
-  if (typeof raw === "string") {
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      throw new RoomLimitsError(`${source} is not valid JSON`);
-    }
-  }
-  const parsed = roomLimitsInput.safeParse(value);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
-    throw new RoomLimitsError(`${source}: ${problems}`);
-  }
-  return parsed.data;
+  return parseStructuredSetting(raw, roomLimitsInput, source, (message) => new RoomLimitsError(message));
 }
 
 function merge(base: RoomLimits, over: z.output<typeof roomLimitsInput>): RoomLimits {

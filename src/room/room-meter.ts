@@ -78,16 +78,15 @@ export class RoomMeter {
   /** A SqlStorage that counts the rows every statement reads and writes (give it to everything that uses SQL). */
   metered(): SqlStorage {
     const sql = this.sql;
-    const cursors = () => this.#cursors;
+    // One wrapper for the room's lifetime: every statement of every event goes through it.
+    const exec = (query: string, ...bindings: SqlStorageValue[]) => {
+      const cursor = sql.exec(query, ...bindings);
+      this.#cursors.push(cursor as SqlStorageCursor<Record<string, SqlStorageValue>>);
+      return cursor;
+    };
     return new Proxy(sql, {
       get(target, property) {
-        if (property === "exec") {
-          return (query: string, ...bindings: unknown[]) => {
-            const cursor = target.exec(query, ...(bindings as SqlStorageValue[]));
-            cursors().push(cursor as SqlStorageCursor<Record<string, SqlStorageValue>>);
-            return cursor;
-          };
-        }
+        if (property === "exec") return exec;
         // The host object's own getters need it as the receiver, not the proxy.
         const value = Reflect.get(target, property) as unknown;
         return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;

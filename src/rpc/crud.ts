@@ -171,7 +171,7 @@ export function crud<T extends AnyReplicatedTable, TServer extends ColumnKey<T> 
     /** Every insert, update and delete of the table, resumable by seq (docs/live-data.md). */
     changes: changesProcedure(table),
 
-    /** The first `limit` rows by id (matching the filters), re-sent after every commit that touches the table. */
+    /** The first `limit` rows by id (matching the filters): a live window — a snapshot, then a diff per commit that changes it. */
     live: windowProcedure(table, liveInput, (input) => {
       const { limit, lastEventId: _resumeFrom, ...filters } = input as { limit: number; lastEventId?: unknown } & Record<string, unknown>;
       return { filters, limit };

@@ -191,7 +191,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     return bucket;
   }
 
-  async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: unknown): Promise<void> {
+  async function handleTrpcRequest(ws: WebSocket, raw: unknown, batchIndex: number, ctx: unknown, owner: string): Promise<void> {
     // Echoed in every answer to this request, as tRPC's own adapter does.
     const jsonrpc: JsonRpc = isPlainObject(raw) && raw["jsonrpc"] === "2.0" ? "2.0" : undefined;
     const id = idOf(raw);
@@ -223,7 +223,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
     const params = isPlainObject(raw) && isPlainObject(raw["params"]) ? raw["params"] : {};
     try {
       const run = () => callProcedure(router, { ctx, path, type, input, batchIndex });
-      const result = type === "mutation" ? await once(ws, params["mutationId"], path, params["input"], run) : await run();
+      const result = type === "mutation" ? await once(owner, params["mutationId"], path, params["input"], run) : await run();
       send(ws, { id, ...jsonrpcOf(jsonrpc), result: { type: "data", data: result } });
     } catch (cause) {
       sendError(ws, id, cause, { path, type, input, ctx, jsonrpc });
@@ -234,11 +234,10 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
    * Runs a mutation, exactly once when it carries a mutation id: a repeat of the
    * id by the same user gets the first answer. `rawInput` is the input as sent.
    */
-  function once(ws: WebSocket, rawId: unknown, path: string, rawInput: unknown, run: () => Promise<unknown>): Promise<unknown> {
+  function once(user: string, rawId: unknown, path: string, rawInput: unknown, run: () => Promise<unknown>): Promise<unknown> {
     const parsed = parseMutationId(rawId);
     if (!parsed.ok) throw new TRPCError({ code: "BAD_REQUEST", message: parsed.message });
     if (parsed.id === undefined) return run();
-    const user = options.state(ws)?.owner ?? "";
     return options.mutations.run({ user, id: parsed.id, path, input: JSON.stringify(rawInput) ?? "" }, run);
   }
 
@@ -330,7 +329,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
         await handleSeedFrame(ws, parsed, options.seed, {
           call: (path, type, input, mutationId) => {
             const run = () => callProcedure(router, { ctx, path, type, input });
-            return type === "mutation" ? once(ws, mutationId, path, input, run) : run();
+            return type === "mutation" ? once(session.owner, mutationId, path, input, run) : run();
           },
           subscribe: (subscription) => subscriptions.start(ws, subscription, ctx, undefined, false),
           subscribed: (id) => (options.state(ws)?.subscriptions ?? []).some((subscription) => subscription.id === id),
@@ -369,7 +368,7 @@ export function createWsAdapter<TRouter extends AnyRouter>(options: WsAdapterOpt
               if (allowance === 0) return refuse(ws, request, tooFast);
               allowance -= 1;
             }
-            return handleTrpcRequest(ws, request, start + index, ctx);
+            return handleTrpcRequest(ws, request, start + index, ctx, session.owner);
           }),
         );
       }

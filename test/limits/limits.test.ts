@@ -433,4 +433,41 @@ describe("the mutation id window", () => {
     await answered(socket, [1_000]);
     expect(await titles(room)).toEqual(["oldest", `renamed ${moves}`, "oldest"]);
   });
+
+  it("keeps at most mutationIdsPerRoom ids over all users: the room's oldest are forgotten at the next trim", async () => {
+    const room = uniqueRoom();
+    const alice = await open(room, "alice");
+    const bob = await open(room, "bob");
+    alice.send(create(1, "alice's task", "a-target"));
+    bob.send(create(1, "bob's task", "b-target"));
+    await answered(alice, [1]);
+    await answered(bob, [1]);
+    // Renames by two users, one at a time: the trim after the MUTATION_TRIM_EVERY-th record cuts the room to its cap.
+    const renameOf = (id: number, task: number, n: number, mutationId: string) => ({
+      id,
+      method: "mutation",
+      params: { path: "tasks.update", input: { json: { id: task, title: `renamed ${n}` } }, mutationId },
+    });
+    const [aliceTask, bobTask] = await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
+      state.storage.sql
+        .exec<{ id: number; title: string }>("SELECT id, title FROM tasks ORDER BY id")
+        .toArray()
+        .map((row) => row.id),
+    );
+    for (let n = 1; n <= MUTATION_TRIM_EVERY - 2; n += 1) {
+      const [socket, task] = n % 2 === 0 ? [alice, aliceTask!] : [bob, bobTask!];
+      socket.send(renameOf(n + 1, task, n, `r-${n}`));
+      await answered(socket, [n + 1]);
+    }
+    const kept = await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_instance, state) =>
+      state.storage.sql
+        .exec<{ id: string }>("SELECT id FROM _mutations ORDER BY n")
+        .toArray()
+        .map((row) => row.id),
+    );
+    expect(kept.length).toBeLessThanOrEqual(limits.mutationIdsPerRoom);
+    expect(kept).toContain(`r-${MUTATION_TRIM_EVERY - 2}`);
+    expect(kept).not.toContain("a-target");
+    expect(kept).not.toContain("b-target");
+  });
 });

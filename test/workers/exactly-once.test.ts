@@ -126,6 +126,18 @@ describe("a mutation id over the WebSocket (params.mutationId)", () => {
     expect((await stored(room)).tasks).toEqual([{ id: 1, title: "first" }]);
   });
 
+  it("refuses a repeat with another input while the first attempt still runs (CONFLICT), and runs the first once", async () => {
+    const room = uniqueRoom();
+    const socket = await open(room);
+    // One frame: the second request finds the first in flight, not yet recorded.
+    socket.send([mutation(1, "tasks.create", { title: "first" }, "racing"), mutation(2, "tasks.create", { title: "other" }, "racing")]);
+    expect(await answer(socket, 1)).toMatchObject({ result: { type: "data" } });
+    const second = await answer(socket, 2);
+    expect(second.error?.json.data.code).toBe("CONFLICT");
+    expect(second.error?.json.message).toContain("with a different input");
+    expect((await stored(room)).tasks).toEqual([{ id: 1, title: "first" }]);
+  });
+
   it("refuses a malformed id with BAD_REQUEST before running anything", async () => {
     const room = uniqueRoom();
     const socket = await open(room);
