@@ -30,5 +30,6 @@ export {
   type WindowChange,
   type WindowEvent,
   type WindowRowOf,
+  type WindowStatus,
   type WindowSubscribable,
 } from "./live-window";

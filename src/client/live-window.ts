@@ -93,13 +93,21 @@ export interface WatchWindowOptions<Row> {
   /** Called after every event that changed the rows (a snapshot, or a diff). */
   onRows(rows: readonly Row[], change: WindowChange): void;
   onError?(error: unknown): void;
+  /** Called when the status changes (e.g. "live" → "reconnecting" while the socket is down, and back). */
+  onStatus?(status: WindowStatus): void;
 }
+
+/**
+ * "loading" until the first result, then "live"; "reconnecting" while the
+ * socket is down after a result (the rows are kept and the window resumes from
+ * its last event). With the stock wsLink or createRoomClient.
+ */
+export type WindowStatus = "loading" | "live" | "reconnecting";
 
 /** A live window being watched: its rows and state now, and how to stop. */
 export interface WatchedWindow<Row> {
   readonly rows: readonly Row[];
-  /** "loading" until the first result, then "live". */
-  readonly status: "loading" | "live";
+  readonly status: WindowStatus;
   unsubscribe(): void;
 }
 
@@ -117,12 +125,21 @@ export function watchWindow<P extends WindowSubscribable>(
 ): WatchedWindow<WindowRowOf<P>> {
   type Row = WindowRowOf<P>;
   const window = new LiveWindowRows<Row>();
-  let status: "loading" | "live" = "loading";
+  let status: WindowStatus = "loading";
+  const setStatus = (next: WindowStatus) => {
+    if (next === status) return;
+    status = next;
+    options.onStatus?.(next);
+  };
   // Called as a method: a tRPC client's procedures are proxies that read the call's path from it.
   const typed = procedure as unknown as {
     subscribe(
       input: unknown,
-      options: { onData(event: { data: WindowEvent<Row> }): void; onError(error: unknown): void },
+      options: {
+        onData(event: { data: WindowEvent<Row> }): void;
+        onError(error: unknown): void;
+        onConnectionStateChange(state: { state: string }): void;
+      },
     ): {
       unsubscribe(): void;
     };
@@ -136,10 +153,15 @@ export function watchWindow<P extends WindowSubscribable>(
         options.onError?.(error);
         return;
       }
-      status = "live";
+      setStatus("live");
       options.onRows(window.rows, change);
     },
     onError: (error) => options.onError?.(error),
+    // "connecting": the socket dropped; "pending": it is back (the resume diff follows).
+    onConnectionStateChange: ({ state }) => {
+      if (state === "connecting" && status === "live") setStatus("reconnecting");
+      else if (state === "pending" && status === "reconnecting") setStatus("live");
+    },
   });
   return {
     get rows() {

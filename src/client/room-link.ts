@@ -19,7 +19,15 @@ import { PING, PONG } from "../protocol/routes";
 import { MAX_BATCH_SIZE } from "../protocol/wire-limits";
 
 type Id = number;
-type Result = { result: { type: "data" | "started" | "stopped"; id?: string; data?: unknown } };
+/**
+ * What an operation's observer receives: results, and for subscriptions the
+ * connection's state (`state`: "connecting" while the socket is down,
+ * "pending" once it is back), as the stock wsLink reports it to
+ * `onConnectionStateChange`.
+ */
+type Result =
+  | { result: { type: "data" | "started" | "stopped"; id?: string; data?: unknown } }
+  | { result: { type: "state"; state: "connecting" | "pending"; error: TRPCClientError<AnyRouter> | null } };
 
 interface Pending {
   op: Operation;
@@ -32,6 +40,8 @@ interface Pending {
   observer: Observer<Result, TRPCClientError<AnyRouter>>;
   /** Subscriptions only: the last tracked event id seen, sent back on resume. */
   lastEventId?: string;
+  /** Subscriptions only: told "connecting" when the socket dropped, and not yet told it is back. */
+  disconnected?: boolean;
 }
 
 /** Why a connection closed: the WebSocket close code, and a reason when the client knows one. */
@@ -256,6 +266,11 @@ export class RoomConnection {
     for (let start = 0; start < messages.length; start += MAX_REQUESTS_PER_FRAME)
       this.#send(messages.slice(start, start + MAX_REQUESTS_PER_FRAME));
     this.#startKeepAlive();
+    for (const pending of this.#pending.values()) {
+      if (!pending.disconnected) continue;
+      pending.disconnected = false;
+      pending.observer.next({ result: { type: "state", state: "pending", error: null } });
+    }
     this.options.onOpen?.();
   }
 
@@ -268,13 +283,19 @@ export class RoomConnection {
     if (!this.#closed) this.#armRetryTimer();
     const failure = this.#connectFailure;
     this.#connectFailure = null;
-    if (failure) {
-      this.#lastClose = `could not connect: ${failure.message}`;
-      this.options.onClose?.({ code: CONNECT_FAILED_CODE, reason: failure.message });
-      return;
+    this.#lastClose = failure ? `could not connect: ${failure.message}` : `WebSocket closed (code ${code})`;
+    if (!this.#closed) this.#tellSubscriptionsDisconnected();
+    this.options.onClose?.(failure ? { code: CONNECT_FAILED_CODE, reason: failure.message } : { code });
+  }
+
+  /** Tells each subscription, once per outage, that the socket is down and it will resume on reconnect. */
+  #tellSubscriptionsDisconnected(): void {
+    for (const pending of this.#pending.values()) {
+      if (pending.op.type !== "subscription" || pending.disconnected) continue;
+      pending.disconnected = true;
+      const error = TRPCClientError.from(new Error(`${this.#lastClose}; reconnecting`));
+      pending.observer.next({ result: { type: "state", state: "connecting", error } });
     }
-    this.#lastClose = `WebSocket closed (code ${code})`;
-    this.options.onClose?.({ code });
   }
 
   /** Schedules the failing of the first call whose retry window runs out, unless the socket reopens first. */

@@ -117,7 +117,7 @@ describe.skipIf(!chromiumAvailable())("the live task board in a real browser", (
     await cursor.waitFor(WAIT);
     expect(await cursor.textContent()).toBe("Tester A");
     // Positions travel as fractions of the board, so B's narrow board shows A's cursor at the same relative spot.
-    const percent = (side: "left" | "top") => cursor.evaluate((element, key) => parseFloat(element.style[key]), side);
+    const percent = (side: "left" | "top") => cursor.evaluate((element, key) => parseFloat((element as unknown as { style: Record<string, string> }).style[key]!), side);
     await expect.poll(() => percent("left"), WAIT).toBeCloseTo(50, 0);
     await expect.poll(() => percent("top"), WAIT).toBeCloseTo(60, 0);
   });
