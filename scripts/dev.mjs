@@ -1,6 +1,7 @@
 // `npm run dev`: creates .dev.vars from .dev.vars.example if missing, applies the
-// local D1 migrations, builds the browser demo (web/ → public/, rebuilt on every
-// change), then runs `wrangler dev` on 127.0.0.1:${PORT:-8787}.
+// local D1 migrations, builds the browser demo (web/ → public/) and the React
+// example (examples/react-board/ → public/react-board/), rebuilt on every change,
+// then runs `wrangler dev` on 127.0.0.1:${PORT:-8787}.
 // Extra arguments are passed to wrangler dev: `npm run dev -- --log-level debug`.
 // `--persist-to DIR` and `-c/--config FILE` among them are also given to the
 // migrations, so they reach the D1 database that wrangler dev will use.
@@ -57,11 +58,12 @@ if (migrate.status !== 0) {
   process.exit(migrate.status || 1);
 }
 
-// The demo page: built before wrangler starts (it serves public/), then rebuilt on change.
+// The demo page and the React example: built before wrangler starts (it serves public/), then rebuilt on change.
 const web = await buildWeb({ watch: true });
 
 const url = `http://127.0.0.1:${port}`;
 console.log(`\nnanotypeDB dev server: ${url}  — open it for the live task board (health: ${url}/health)`);
+console.log(`React example (examples/react-board/): ${url}/react-board/`);
 console.log(`Mint a token: npm run token -- --room demo --role writer --sub alice`);
 console.log(`          or: curl -s -X POST ${url}/dev/token -d '{"sub":"alice","room":"demo","role":"writer"}'\n`);
 
