@@ -52,9 +52,12 @@ describe("live queries in the query cache", () => {
     expect(query.getState()).toMatchObject({ status: "live", seq: 1 });
     expect(await roomSubscriptions(room, "tasks.live")).toBe(1);
 
+    const [firstRow] = queryClient.getQueryData<Task[]>(options.queryKey)!;
     await writer.tasks.create.mutate({ title: "second" });
     await vi.waitFor(() => expect(titles()).toEqual(["first", "second"]), WAIT);
     expect(query.getState().seq).toBe(2);
+    // A row the diff did not touch is the same object (memoized rows do not re-render).
+    expect(queryClient.getQueryData<Task[]>(options.queryKey)![0]).toBe(firstRow);
 
     // Another input is another entry and another subscription.
     const pending = liveQuery<Task>(queryClient, trpc.tasks.live.subscriptionOptions({ status: "completed", limit: 10 }));
