@@ -60,16 +60,15 @@ const IDLE = { status: "loading", error: null, seq: null } as const;
  * event, and `status` says "reconnecting" in between. Pass `skipToken` as the
  * input to wait.
  */
-export function useLiveQuery<P extends LiveWindowProcedure>(procedure: P, input: LiveInputOf<P> | SkipToken): LiveQueryResult<LiveRowOf<P>> {
+export function useLiveQuery<P extends LiveWindowProcedure>(
+  procedure: P,
+  input: LiveInputOf<P> | SkipToken,
+): LiveQueryResult<LiveRowOf<P>> {
   const queryClient = useQueryClient();
   const options = procedure.subscriptionOptions(input as never);
   const query = options.enabled ? liveQuery<LiveRowOf<P>>(queryClient, options) : null;
   useEffect(() => query?.hold(), [query]);
-  const state = useSyncExternalStore(
-    query?.listen ?? noListen,
-    query?.getState ?? idleState,
-    query?.getState ?? idleState,
-  );
+  const state = useSyncExternalStore(query?.listen ?? noListen, query?.getState ?? idleState, query?.getState ?? idleState);
   // Reads the cache entry the live query writes (never fetches: the subscription fills it).
   const cached = useQuery<readonly LiveRowOf<P>[]>({ queryKey: options.queryKey, queryFn: skipToken, staleTime: Infinity });
   return { data: cached.data, status: state.status, error: state.error, seq: state.seq, queryKey: options.queryKey };

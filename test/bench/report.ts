@@ -5,6 +5,7 @@
  * latency percentiles, drawn by hand (no dependencies). Used by run.ts.
  */
 import { REPLICATION_WINDOW_MS } from "../../src/lib/limits";
+import { bundleTable, type BundleSize } from "./bundle-size";
 import { costTable, explainCost } from "./cost-table";
 import { formatLatency, formatMs, formatRatio, type Measurement, type Results, type TargetLine } from "./results";
 
@@ -24,6 +25,8 @@ export interface RunInfo {
   settings: Record<string, unknown>;
   chartFile: string;
   resultsFile: string;
+  /** The client entry points' bundle sizes, measured when the report is rendered. */
+  bundles?: BundleSize[];
 }
 
 function met(line: TargetLine): string {
@@ -91,6 +94,8 @@ export function markdown(results: Results, info: RunInfo): string {
 
   const costs = costTable(results);
   if (costs.length) push("", ...costs);
+  const bundles = bundleTable(info.bundles ?? []);
+  if (bundles.length) push("", ...bundles);
 
   const breakdown = mutationBreakdown(results);
   if (breakdown.length) {

@@ -22,6 +22,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { measureBundles } from "./bundle-size";
 import { BenchContext, type Endpoint, type Settings } from "./context";
 import { chart, markdown, type RunInfo } from "./report";
 import { freePorts } from "../helpers/wrangler-process";
@@ -274,6 +275,7 @@ async function main(): Promise<void> {
     settings: { ...SETTINGS },
     chartFile: relative(ROOT, CHART_FILE),
     resultsFile: relative(ROOT, RESULTS_FILE),
+    bundles: await measureBundles(),
   };
   const json = {
     version: 2,
@@ -334,6 +336,7 @@ async function render(): Promise<void> {
     settings: { ...saved.settings },
     chartFile: relative(ROOT, CHART_FILE),
     resultsFile: relative(ROOT, RESULTS_FILE),
+    bundles: await measureBundles(),
   };
   writeFileSync(DOC_FILE, await formatMarkdown(markdown(results, info)));
   writeFileSync(CHART_FILE, chart(results, info));

@@ -198,22 +198,21 @@ describe("optimistic updates reconciled by seq", () => {
       ({ id, title, status: "pending", description: "", priority: 0, assignee: null, position: 0, created_by: "alice" }) as Task;
     const create = new MutationObserver(
       queryClient,
-      trpc.tasks.create.mutationOptions(
-        optimistic(trpc.tasks.live, input, (rows, change) => [...rows, placeholder(change.title, -1)]),
-      ),
+      trpc.tasks.create.mutationOptions(optimistic(trpc.tasks.live, input, (rows, change) => [...rows, placeholder(change.title, -1)])),
     );
     const other = new MutationObserver(
       queryClient,
-      trpc.tasks.create.mutationOptions(
-        optimistic(trpc.tasks.live, input, (rows, change) => [...rows, placeholder(change.title, -2)]),
-      ),
+      trpc.tasks.create.mutationOptions(optimistic(trpc.tasks.live, input, (rows, change) => [...rows, placeholder(change.title, -2)])),
     );
     const first = create.mutate({ title: "one" });
     const second = other.mutate({ title: "two" });
     await Promise.all([first, second]);
     // The placeholders (ids -1, -2) give way to the room's rows, each when its push arrives.
     expect(titles()).toEqual(expect.arrayContaining(["one", "two"]));
-    await vi.waitFor(() => expect(queryClient.getQueryData<Task[]>(options.queryKey)!.map((task) => task.id > 0)).toEqual([true, true]), WAIT);
+    await vi.waitFor(
+      () => expect(queryClient.getQueryData<Task[]>(options.queryKey)!.map((task) => task.id > 0)).toEqual([true, true]),
+      WAIT,
+    );
     expect(titles()).toEqual(["one", "two"]);
 
     // A completed task is outside this window: the room pushes nothing, so the guess goes after the settle time.
