@@ -13,11 +13,14 @@ import type { Member } from "./dev-token";
 import { TaskCard } from "./task-card";
 import { useTRPC } from "./trpc";
 
-/** A stand-in row for a task the room has not created yet (negative id: never a real one). */
+/** Ids of stand-in rows: negative, so never a real task's. */
+let nextPendingId = -1;
+
+/** A stand-in row for a task the room has not created yet. */
 function pendingTask(title: string, member: Member): Task {
   const now = new Date();
   return {
-    id: -now.getTime(),
+    id: nextPendingId--,
     title,
     description: "",
     status: "pending",
