@@ -15,13 +15,21 @@ import { useTRPC } from "./trpc";
 
 /** Ids of stand-in rows: negative, so never a real task's. */
 let nextPendingId = -1;
+/**
+ * The stand-in row of each create call, by its input object: `optimistic` lays
+ * the change over the rows again after every push, so the same call must give
+ * the same row (a new id each time would remount its card).
+ */
+const standIns = new WeakMap<object, Task>();
 
 /** A stand-in row for a task the room has not created yet. */
-function pendingTask(title: string, member: Member): Task {
+function pendingTask(input: { title: string }, member: Member): Task {
+  const known = standIns.get(input);
+  if (known) return known;
   const now = new Date();
-  return {
+  const row: Task = {
     id: nextPendingId--,
-    title,
+    title: input.title,
     description: "",
     status: "pending",
     priority: 0,
@@ -32,6 +40,8 @@ function pendingTask(title: string, member: Member): Task {
     updated_at: now,
     completed_at: null,
   };
+  standIns.set(input, row);
+  return row;
 }
 
 export function Board({ tasks, member }: { tasks: readonly Task[] | undefined; member: Member }) {
@@ -40,7 +50,7 @@ export function Board({ tasks, member }: { tasks: readonly Task[] | undefined; m
 
   const create = useMutation(
     trpc.tasks.create.mutationOptions({
-      ...optimistic(trpc.tasks.live, BOARD_INPUT, (rows, input) => [...rows, pendingTask(input.title, member)]),
+      ...optimistic(trpc.tasks.live, BOARD_INPUT, (rows, input) => [...rows, pendingTask(input, member)]),
       meta: { action: "Adding the task" },
     }),
   );

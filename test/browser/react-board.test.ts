@@ -203,6 +203,24 @@ describe.skipIf(!chromiumAvailable())("the React task board in a real browser", 
     expect(await a.page.getByRole("alert").textContent()).toBe("");
   });
 
+  it("shows A's new task at once as saving, then the room's row in its place, once", async () => {
+    a.gate.hold();
+    await addTask(a.page, "Book the venue");
+    const pending = card(a.page, "Book the venue");
+    await expect.poll(() => pending.locator(".task-meta").textContent(), WAIT).toBe("saving…");
+    await card(b.page, "Book the venue").waitFor(WAIT);
+    expect(a.gate.held()).toBeGreaterThan(0);
+    expect(Number(await pending.getAttribute("data-task-id"))).toBeLessThan(0);
+
+    await a.gate.release(RELEASE_SPACING_MS);
+    await barrier(a.page, "After the create");
+    expect(await card(a.page, "Book the venue").count()).toBe(1);
+    expect(await card(a.page, "Book the venue").getAttribute("data-task-id")).toBe(
+      await card(b.page, "Book the venue").getAttribute("data-task-id"),
+    );
+    expect(await card(a.page, "Book the venue").locator(".task-meta").textContent()).toMatch(/^#\d+ · by ada$/);
+  });
+
   it("rolls back a reader's refused edit and says why", async () => {
     const reader = await open("Cleo", "reader");
     await card(reader.page, "(moved to Monday)").waitFor(WAIT);
