@@ -7,7 +7,9 @@
  * framework with a QueryClient can use it directly.
  */
 import { hashKey, type MutationFunctionContext, type QueryClient, type QueryKey } from "@tanstack/react-query";
-import { LiveWindowRows, type WindowEvent, type WindowRowOf } from "./live-window";
+import { LiveWindowRows, UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf } from "./live-window";
+
+export { UNSEEN_COMMIT_GRACE_MS };
 
 /**
  * "loading" until the first result; "live"; "reconnecting" while the socket is
@@ -75,15 +77,6 @@ export type { WindowRowOf };
  * route change back) keeps the same subscription instead of a new snapshot.
  */
 export const LIVE_QUERY_LINGER_MS = 1_000;
-
-/**
- * How long an optimistic change stays after its mutation's answer when no push
- * carrying that seq arrives (ms). A mutation that changes nothing in the window
- * gets no push (the room only pushes windows that changed), so the change is
- * dropped this long after the answer; a push normally follows the answer in
- * milliseconds, on the same socket.
- */
-export const OPTIMISTIC_SETTLE_MS = 2_000;
 
 /** One optimistic change over a live query's rows. */
 interface Overlay<Row> {
@@ -166,7 +159,7 @@ export class LiveQuery<Row extends { id: number }> {
         const seen = this.#window.seq;
         if (seen !== null && seen >= seq) return remove();
         overlay.seq = seq;
-        overlay.timer = setTimeout(remove, OPTIMISTIC_SETTLE_MS);
+        overlay.timer = setTimeout(remove, UNSEEN_COMMIT_GRACE_MS);
       },
       drop: remove,
     };

@@ -10,6 +10,17 @@ import type { WindowEvent } from "../protocol/live-events";
 
 export type { WindowEvent };
 
+/**
+ * How long a client waits for a live window to show a commit it knows of (ms)
+ * before giving up on seeing it: a commit that changes nothing inside the
+ * window (a row that does not match its filters, or lands past its `limit`)
+ * is never pushed, since the room pushes only windows that changed. Optimistic
+ * changes (src/client/live-query.ts, src/client/tanstack-db.ts) are dropped
+ * this long after their mutation's answer when no push reflects it; a push
+ * normally follows the answer within milliseconds, on the same socket.
+ */
+export const UNSEEN_COMMIT_GRACE_MS = 2_000;
+
 /** Why the rows changed: a diff applied, or a full result that replaced them (`reloaded` names why). */
 export interface WindowChange {
   seq: number;

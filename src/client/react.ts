@@ -21,7 +21,7 @@ import { liveQuery, type LiveInputOf, type LiveQueryStatus, type LiveRowOf, type
 
 export {
   LIVE_QUERY_LINGER_MS,
-  OPTIMISTIC_SETTLE_MS,
+  UNSEEN_COMMIT_GRACE_MS,
   liveQuery,
   optimistic,
   type LiveInputOf,

@@ -6,15 +6,9 @@
  * @tanstack/db. Written against @tanstack/db 0.15 (pre-1.0).
  */
 import type { CollectionConfig, PendingMutation, SyncConfig, TransactionWithMutations } from "@tanstack/db";
-import type { WindowEvent, WindowRowOf, WindowSubscribable } from "./live-window";
+import { UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf, type WindowSubscribable } from "./live-window";
 
-/**
- * How long a write waits for the window to show its commit before its
- * optimistic state is dropped anyway: a commit that changes nothing inside
- * the window (a row that does not match its filters, or lands past its
- * `limit`) is never pushed, so there is nothing else to wait for.
- */
-export const UNSEEN_COMMIT_GRACE_MS = 2_000;
+export { UNSEEN_COMMIT_GRACE_MS };
 
 /** What a mutation procedure answers: at least the change-log seq of its commit (`committed()` on the server). */
 export interface CommittedWrite {
