@@ -13,22 +13,11 @@ import type { Member } from "./dev-token";
 import { TaskCard } from "./task-card";
 import { useTRPC } from "./trpc";
 
-/** Ids of stand-in rows: negative, so never a real task's. */
-let nextPendingId = -1;
-/**
- * The stand-in row of each create call, by its input object: `optimistic` lays
- * the change over the rows again after every push, so the same call must give
- * the same row (a new id each time would remount its card).
- */
-const standIns = new WeakMap<object, Task>();
-
-/** A stand-in row for a task the room has not created yet. */
-function pendingTask(input: { title: string }, member: Member): Task {
-  const known = standIns.get(input);
-  if (known) return known;
+/** A stand-in row for a task the room has not created yet, under the create's temporary id. */
+function pendingTask(id: number, input: { title: string }, member: Member): Task {
   const now = new Date();
-  const row: Task = {
-    id: nextPendingId--,
+  return {
+    id,
     title: input.title,
     description: "",
     status: "pending",
@@ -40,8 +29,6 @@ function pendingTask(input: { title: string }, member: Member): Task {
     updated_at: now,
     completed_at: null,
   };
-  standIns.set(input, row);
-  return row;
 }
 
 export function Board({ tasks, member }: { tasks: readonly Task[] | undefined; member: Member }) {
@@ -50,7 +37,7 @@ export function Board({ tasks, member }: { tasks: readonly Task[] | undefined; m
 
   const create = useMutation(
     trpc.tasks.create.mutationOptions({
-      ...optimistic(trpc.tasks.live, BOARD_INPUT, (rows, input) => [...rows, pendingTask(input, member)]),
+      ...optimistic(trpc.tasks.live, BOARD_INPUT, (rows, input, { temporaryId }) => [...rows, pendingTask(temporaryId, input, member)]),
       meta: { action: "Adding the task" },
     }),
   );

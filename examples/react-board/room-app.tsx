@@ -1,17 +1,17 @@
 /**
  * The room's screen once joined: the connection badge and who you are, the
- * error notices, the board and who is here. The board's live query is read
- * here once; its status drives the badge and when presence is (re)sent.
+ * error notices, the board and who is here. The room client's connection
+ * state drives the badge and when presence is (re)sent.
  */
-import { useLiveQuery } from "../../src/client/react";
+import { useLiveQuery, useRoomConnection } from "../../src/client/react";
 import { Board } from "./board";
 import { BOARD_INPUT } from "./board-query";
 import { useNotices, type NoticeStore } from "./notices";
 import type { Member } from "./dev-token";
 import { PresenceList } from "./presence-list";
-import { useTRPC } from "./trpc";
+import { useTRPC, useTRPCClient } from "./trpc";
 
-const BADGE = { loading: "Connecting…", live: "Live", reconnecting: "Reconnecting…", error: "Stopped" } as const;
+const BADGE = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Closed" } as const;
 
 function Notices({ store }: { store: NoticeStore }) {
   const notices = useNotices(store);
@@ -32,6 +32,7 @@ function Notices({ store }: { store: NoticeStore }) {
 export function RoomApp({ member, notices, onLeave }: { member: Member; notices: NoticeStore; onLeave(): void }) {
   const trpc = useTRPC();
   const board = useLiveQuery(trpc.tasks.live, BOARD_INPUT);
+  const connection = useRoomConnection(useTRPCClient());
 
   return (
     <>
@@ -39,8 +40,8 @@ export function RoomApp({ member, notices, onLeave }: { member: Member; notices:
         <h1>
           nanotypeDB <span className="subtitle">React task board</span>
         </h1>
-        <p id="connection" className="connection" role="status" aria-live="polite" data-state={board.status}>
-          {BADGE[board.status]}
+        <p id="connection" className="connection" role="status" aria-live="polite" data-state={connection.status}>
+          {BADGE[connection.status]}
         </p>
         <div className="whoami">
           <span>
@@ -60,7 +61,7 @@ export function RoomApp({ member, notices, onLeave }: { member: Member; notices:
       <main className="app">
         <Board tasks={board.data} member={member} />
         <aside className="side" aria-label="Room">
-          <PresenceList member={member} live={board.status === "live"} />
+          <PresenceList member={member} live={connection.status === "live"} />
         </aside>
       </main>
     </>

@@ -9,11 +9,13 @@ export {
   roomHttpUrl,
   roomSocketUrl,
   roomTicketUrl,
+  roomConnectionState,
+  watchRoomConnection,
   type RoomClient,
   type RoomClientOptions,
   type TokenSource,
 } from "./room-client";
-export type { ConnectionClose } from "./room-link";
+export type { ConnectionClose, RoomConnectionState } from "./room-link";
 export {
   createServiceClient,
   type RoomServiceBinding,

@@ -7,9 +7,9 @@
  * framework with a QueryClient can use it directly.
  */
 import { hashKey, type MutationFunctionContext, type QueryClient, type QueryKey } from "@tanstack/react-query";
-import { LiveWindowRows, UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf } from "./live-window";
+import { LiveWindowRows, temporaryId, UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf } from "./live-window";
 
-export { UNSEEN_COMMIT_GRACE_MS };
+export { temporaryId, UNSEEN_COMMIT_GRACE_MS };
 
 /**
  * "loading" until the first result; "live"; "reconnecting" while the socket is
@@ -249,6 +249,12 @@ function existingLiveQuery<Row extends { id: number }>(queryClient: QueryClient,
   return registries.get(queryClient)?.get(hashKey(queryKey)) as LiveQuery<Row> | undefined;
 }
 
+/** What `apply` learns about the mutation it shows, the same on every call for one mutation. */
+export interface OptimisticMutation {
+  /** A negative id for a row this mutation inserts, stable while the change is shown (see `temporaryId`). */
+  temporaryId: number;
+}
+
 /** What `optimistic()` returns: mutation callbacks to spread into (or pass as) `mutationOptions`. */
 export interface OptimisticCallbacks<TVariables, TData extends { seq: number }> {
   onMutate: (variables: TVariables, context: MutationFunctionContext) => { change: OptimisticChange } | undefined;
@@ -263,24 +269,32 @@ export interface OptimisticCallbacks<TVariables, TData extends { seq: number }> 
  * in the same update that brings the room's rows, so nothing flickers back —
  * and rolled back when the room refuses the mutation (the mutation's `error`
  * says why). The mutation must answer a `seq` (the room's `committed()` does).
+ * `apply` runs again over the room's newer rows after every push while the
+ * change is shown (other people's changes stay visible under it), so it must
+ * be pure: a row it inserts takes `mutation.temporaryId`, the same each time.
  *
  * @example
- * const update = useMutation(trpc.tasks.update.mutationOptions(
+ * const rename = useMutation(trpc.tasks.update.mutationOptions(
  *   optimistic(trpc.tasks.live, { limit: 100 }, (rows, input) =>
- *     rows.map((row) => (row.id === input.id ? { ...row, ...input } : row))),
+ *     rows.map((row) => (row.id === input.id ? { ...row, title: input.title ?? row.title } : row))),
+ * ));
+ * const create = useMutation(trpc.tasks.create.mutationOptions(
+ *   optimistic(trpc.tasks.live, { limit: 100 }, (rows, input, { temporaryId }) => [...rows, draftTask(temporaryId, input)]),
  * ));
  */
 export function optimistic<P extends LiveWindowProcedure, TVariables, TData extends { seq: number }>(
   procedure: P,
   input: LiveInputOf<P>,
-  apply: (rows: readonly LiveRowOf<P>[], variables: TVariables) => readonly LiveRowOf<P>[],
+  apply: (rows: readonly LiveRowOf<P>[], variables: TVariables, mutation: OptimisticMutation) => readonly LiveRowOf<P>[],
 ): OptimisticCallbacks<TVariables, TData> {
   const queryKey = procedure.subscriptionOptions(input).queryKey;
   return {
     onMutate(variables, context) {
       const query = existingLiveQuery<LiveRowOf<P>>(context.client, queryKey);
       if (!query) return undefined;
-      return { change: query.change((rows) => apply(rows, variables)) };
+      // Laid over the room's rows again after every push until it settles: the same mutation, the same id.
+      const mutation: OptimisticMutation = { temporaryId: temporaryId() };
+      return { change: query.change((rows) => apply(rows, variables, mutation)) };
     },
     onSuccess(data, _variables, onMutateResult) {
       onMutateResult?.change.settle(data.seq);

@@ -21,6 +21,18 @@ export type { WindowEvent };
  */
 export const UNSEEN_COMMIT_GRACE_MS = 2_000;
 
+let lastTemporaryId = 0;
+
+/**
+ * A placeholder id for a row inserted optimistically: negative and unique in
+ * this page, so it never equals an id the room assigns. The room's row (with
+ * its real id) replaces it when the push carrying the insert arrives.
+ */
+export function temporaryId(): number {
+  lastTemporaryId -= 1;
+  return lastTemporaryId;
+}
+
 /** Why the rows changed: a diff applied, or a full result that replaced them (`reloaded` names why). */
 export interface WindowChange {
   seq: number;

@@ -16,14 +16,17 @@
  * const board = useLiveQuery(trpc.tasks.live, { limit: 100 });
  */
 import { skipToken, useQuery, useQueryClient, type QueryKey, type SkipToken } from "@tanstack/react-query";
-import { useEffect, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useSyncExternalStore } from "react";
 import { liveQuery, type LiveInputOf, type LiveQueryStatus, type LiveRowOf, type LiveWindowProcedure } from "./live-query";
+import { roomConnectionState, watchRoomConnection } from "./room-client";
+import type { RoomConnectionState } from "./room-link";
 
 export {
   LIVE_QUERY_LINGER_MS,
   UNSEEN_COMMIT_GRACE_MS,
   liveQuery,
   optimistic,
+  temporaryId,
   type LiveInputOf,
   type LiveQuery,
   type LiveQueryState,
@@ -32,6 +35,7 @@ export {
   type LiveWindowProcedure,
   type OptimisticCallbacks,
   type OptimisticChange,
+  type OptimisticMutation,
 } from "./live-query";
 
 /** What `useLiveQuery` returns. */
@@ -76,3 +80,20 @@ export function useLiveQuery<P extends LiveWindowProcedure>(
 
 const noListen = () => () => {};
 const idleState = () => IDLE;
+
+/**
+ * A room client's connection state (connecting / live / reconnecting / closed,
+ * reconnects, the last close), re-rendering on every change. Pass the client
+ * of the TRPCProvider (`useTRPCClient()` from your `createTRPCContext`).
+ *
+ * @example
+ * const connection = useRoomConnection(useTRPCClient());
+ * return <span role="status">{connection.status === "live" ? "Live" : "Reconnecting…"}</span>;
+ */
+export function useRoomConnection(client: object): RoomConnectionState {
+  const subscribe = useCallback((changed: () => void) => watchRoomConnection(client, changed), [client]);
+  const snapshot = () => roomConnectionState(client);
+  return useSyncExternalStore(subscribe, snapshot, snapshot);
+}
+
+export type { RoomConnectionState };

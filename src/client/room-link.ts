@@ -51,6 +51,19 @@ export interface ConnectionClose {
   reason?: string;
 }
 
+/**
+ * A room client's connection as an app shows it: "connecting" until the first
+ * open, "live" while open, "reconnecting" after a drop (calls wait and are
+ * re-sent, subscriptions resume), "closed" after `closeRoomClient`.
+ */
+export interface RoomConnectionState {
+  status: "connecting" | "live" | "reconnecting" | "closed";
+  /** How many times the socket came back after a drop. */
+  reconnects: number;
+  /** Why the socket last closed or failed to open, or null. */
+  lastClose: ConnectionClose | null;
+}
+
 /** The close code reported for a connect attempt that failed before a socket existed (RFC 6455 "abnormal closure"). */
 const CONNECT_FAILED_CODE = 1006;
 
@@ -123,6 +136,8 @@ export class RoomConnection {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Why the connection last closed or failed to open, for the error of a call given up on. */
   #lastClose = "never connected";
+  #state: RoomConnectionState = { status: "connecting", reconnects: 0, lastClose: null };
+  readonly #stateListeners = new Set<(state: RoomConnectionState) => void>();
 
   constructor(private readonly options: RoomLinkOptions) {
     const url = options.url;
@@ -153,6 +168,22 @@ export class RoomConnection {
       if (this.#connectFailure) this.#onClose(CONNECT_FAILED_CODE);
     });
     this.#socket.addEventListener("message", (event) => this.#onMessage(event.data));
+  }
+
+  /** The connection's state now (a new object after every change). */
+  get state(): RoomConnectionState {
+    return this.#state;
+  }
+
+  /** Calls `listener` with every new state; returns the function that stops it. */
+  watch(listener: (state: RoomConnectionState) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  #setState(change: Partial<RoomConnectionState>): void {
+    this.#state = { ...this.#state, ...change };
+    for (const listener of this.#stateListeners) listener(this.#state);
   }
 
   /** True while the socket is open. */
@@ -191,6 +222,7 @@ export class RoomConnection {
     clearTimeout(this.#retryTimer);
     this.#socket.close(1000, "client closed");
     this.#failPending((pending) => outcomeUnknown(pending, "the room client was closed"), true);
+    this.#setState({ status: "closed" });
   }
 
   #message(id: Id, pending: Pending): TRPCClientOutgoingMessage {
@@ -271,6 +303,8 @@ export class RoomConnection {
       pending.disconnected = false;
       pending.observer.next({ result: { type: "state", state: "pending", error: null } });
     }
+    const back = this.#state.status === "reconnecting";
+    this.#setState({ status: "live", reconnects: this.#state.reconnects + (back ? 1 : 0) });
     this.options.onOpen?.();
   }
 
@@ -284,8 +318,12 @@ export class RoomConnection {
     const failure = this.#connectFailure;
     this.#connectFailure = null;
     this.#lastClose = failure ? `could not connect: ${failure.message}` : `WebSocket closed (code ${code})`;
-    if (!this.#closed) this.#tellSubscriptionsDisconnected();
-    this.options.onClose?.(failure ? { code: CONNECT_FAILED_CODE, reason: failure.message } : { code });
+    const cause = failure ? { code: CONNECT_FAILED_CODE, reason: failure.message } : { code };
+    if (!this.#closed) {
+      this.#tellSubscriptionsDisconnected();
+      this.#setState({ status: this.#state.status === "connecting" ? "connecting" : "reconnecting", lastClose: cause });
+    }
+    this.options.onClose?.(cause);
   }
 
   /** Tells each subscription, once per outage, that the socket is down and it will resume on reconnect. */

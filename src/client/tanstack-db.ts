@@ -6,9 +6,9 @@
  * @tanstack/db. Written against @tanstack/db 0.15 (pre-1.0).
  */
 import type { CollectionConfig, PendingMutation, SyncConfig, TransactionWithMutations } from "@tanstack/db";
-import { UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf, type WindowSubscribable } from "./live-window";
+import { temporaryId, UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf, type WindowSubscribable } from "./live-window";
 
-export { UNSEEN_COMMIT_GRACE_MS };
+export { temporaryId, UNSEEN_COMMIT_GRACE_MS };
 
 /** What a mutation procedure answers: at least the change-log seq of its commit (`committed()` on the server). */
 export interface CommittedWrite {
@@ -55,14 +55,6 @@ export interface RoomCollectionUtils {
 export type RoomCollectionConfig<Row extends object> = CollectionConfig<Row, number, never, RoomCollectionUtils> & {
   utils: RoomCollectionUtils;
 };
-
-let lastTemporaryId = 0;
-
-/** A placeholder id for an optimistic insert: negative, so it never equals an id the room assigns. */
-export function temporaryId(): number {
-  lastTemporaryId -= 1;
-  return lastTemporaryId;
-}
 
 /** The seq the running window has reached, and the writes waiting for it. */
 class SeqWaiters {

@@ -196,18 +196,19 @@ describe("optimistic updates reconciled by seq", () => {
 
     const placeholder = (title: string, id: number): Task =>
       ({ id, title, status: "pending", description: "", priority: 0, assignee: null, position: 0, created_by: "alice" }) as Task;
-    const create = new MutationObserver(
-      queryClient,
-      trpc.tasks.create.mutationOptions(optimistic(trpc.tasks.live, input, (rows, change) => [...rows, placeholder(change.title, -1)])),
-    );
-    const other = new MutationObserver(
-      queryClient,
-      trpc.tasks.create.mutationOptions(optimistic(trpc.tasks.live, input, (rows, change) => [...rows, placeholder(change.title, -2)])),
-    );
+    const optimisticCreate = () =>
+      new MutationObserver(
+        queryClient,
+        trpc.tasks.create.mutationOptions(
+          optimistic(trpc.tasks.live, input, (rows, change, { temporaryId }) => [...rows, placeholder(change.title, temporaryId)]),
+        ),
+      );
+    const create = optimisticCreate();
+    const other = optimisticCreate();
     const first = create.mutate({ title: "one" });
     const second = other.mutate({ title: "two" });
     await Promise.all([first, second]);
-    // The placeholders (ids -1, -2) give way to the room's rows, each when its push arrives.
+    // The placeholders (negative ids) give way to the room's rows, each when its push arrives.
     expect(titles()).toEqual(expect.arrayContaining(["one", "two"]));
     await vi.waitFor(
       () => expect(queryClient.getQueryData<Task[]>(options.queryKey)!.map((task) => task.id > 0)).toEqual([true, true]),
@@ -221,6 +222,56 @@ describe("optimistic updates reconciled by seq", () => {
     expect(titles()).toEqual(["one", "two", "elsewhere"]);
     await vi.waitFor(() => expect(titles()).toEqual(["one", "two"]), { timeout: UNSEEN_COMMIT_GRACE_MS + 2_000, interval: 20 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(UNSEEN_COMMIT_GRACE_MS - 50);
+  });
+
+  it("lays a change over every newer push with the same temporary id until its own push arrives", async () => {
+    const room = uniqueRoom("optimistic-rebase");
+    const client = await clientFor(room, "writer", "alice");
+    const { queryClient, trpc } = setup(client);
+    const input = { limit: 10 };
+    const options = trpc.tasks.live.subscriptionOptions(input);
+    const query = liveQuery<Task>(queryClient, options);
+    query.hold();
+    await vi.waitFor(() => expect(query.getState().status).toBe("live"), WAIT);
+    const rows = () => queryClient.getQueryData<Task[]>(options.queryKey) ?? [];
+
+    // A slow network: the create's request leaves only when the test opens the gate.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const createOptions = trpc.tasks.create.mutationOptions(
+      optimistic(trpc.tasks.live, input, (current, change, { temporaryId }) => [
+        ...current,
+        { id: temporaryId, title: change.title, status: "pending", created_by: "alice" } as Task,
+      ]),
+    );
+    const create = new MutationObserver(queryClient, {
+      ...createOptions,
+      mutationFn: async (variables, context) => {
+        await gate;
+        return createOptions.mutationFn!(variables, context);
+      },
+    });
+    const answered = create.mutate({ title: "mine" });
+    await vi.waitFor(() => expect(rows().map((task) => task.title)).toEqual(["mine"]), WAIT);
+    const temporary = rows()[0]!.id;
+    expect(temporary).toBeLessThan(0);
+
+    // Someone else's task arrives while the create waits: shown under the change, which keeps its id.
+    const carol = await clientFor(room, "writer", "carol");
+    await carol.tasks.create.mutate({ title: "theirs" });
+    await vi.waitFor(() => expect(rows().map((task) => task.title)).toEqual(["theirs", "mine"]), WAIT);
+    expect(rows()[1]!.id).toBe(temporary);
+
+    open();
+    const created = await answered;
+    await vi.waitFor(
+      () =>
+        expect(rows().map((task) => [task.id, task.title])).toEqual([
+          [1, "theirs"],
+          [created.id, "mine"],
+        ]),
+      WAIT,
+    );
   });
 });
 

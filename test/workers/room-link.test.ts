@@ -3,7 +3,15 @@ import superjson from "superjson";
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/app";
-import { closeRoomClient, createRoomClient, reconnectRoomClient, type RoomClient } from "../../src/client";
+import {
+  closeRoomClient,
+  createRoomClient,
+  reconnectRoomClient,
+  roomConnectionState,
+  watchRoomConnection,
+  type RoomClient,
+  type RoomConnectionState,
+} from "../../src/client";
 import { RoomConnection, roomLink } from "../../src/client/room-link";
 import { tokenFor, uniqueRoom } from "../helpers/clients";
 import { WorkerWebSocket } from "../helpers/worker-socket";
@@ -269,6 +277,25 @@ describe("createRoomClient in the real runtime", () => {
     made.push(client);
     return client;
   }
+
+  it("reports its connection state: connecting, live, reconnecting after a drop, live again, closed", async () => {
+    const room = uniqueRoom();
+    const client = await recordedClient(room);
+    expect(roomConnectionState(client)).toEqual({ status: "connecting", reconnects: 0, lastClose: null });
+    const seen: RoomConnectionState[] = [];
+    const stop = watchRoomConnection(client, (state) => seen.push(state));
+    await client.session.whoami.query();
+    expect(roomConnectionState(client).status).toBe("live");
+
+    reconnectRoomClient(client);
+    await client.session.whoami.query();
+    expect(roomConnectionState(client)).toMatchObject({ status: "live", reconnects: 1, lastClose: { code: expect.any(Number) } });
+    await closeRoomClient(client);
+    expect(roomConnectionState(client).status).toBe("closed");
+    expect(seen.map((state) => state.status)).toEqual(["live", "reconnecting", "live", "closed"]);
+    stop();
+    expect(() => roomConnectionState({})).toThrow(/not a client made by createRoomClient/);
+  });
 
   it("sends every mutation with a mutation id, and re-sends one whose socket dropped with the same id, resolving it once", async () => {
     const room = uniqueRoom();
