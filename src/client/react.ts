@@ -18,7 +18,7 @@
 import { skipToken, useQuery, useQueryClient, type QueryKey, type SkipToken } from "@tanstack/react-query";
 import { useCallback, useEffect, useSyncExternalStore } from "react";
 import { liveQuery, type LiveInputOf, type LiveQueryStatus, type LiveRowOf, type LiveWindowProcedure } from "./live-query";
-import { roomConnectionState, watchRoomConnection } from "./room-client";
+import { roomConnectionState, watchRoomConnection } from "./connections";
 import type { RoomConnectionState } from "./room-link";
 
 export {

@@ -14,9 +14,10 @@ import superjson from "superjson";
 import { BOOKMARK_HEADER, REPLICA_PATH_PREFIX, roomHttpUrl, roomSocketUrl, roomTicketUrl } from "../protocol/routes";
 import { MAX_BATCH_SIZE } from "../protocol/wire-limits";
 import { fetchConnectTicket } from "./connect-ticket";
-import { RoomConnection, roomLink, type ConnectionClose, type RoomConnectionState } from "./room-link";
+import { connections, roomConnectionState, watchRoomConnection } from "./connections";
+import { RoomConnection, roomLink, type ConnectionClose } from "./room-link";
 
-export { roomHttpUrl, roomSocketUrl, roomTicketUrl };
+export { roomConnectionState, roomHttpUrl, roomSocketUrl, roomTicketUrl, watchRoomConnection };
 
 /** A token, or a function returning a fresh one (called on every connect and reconnect). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -65,8 +66,6 @@ export interface RoomClientOptions {
 
 /** A typed tRPC client of one room: `client.tasks.create.mutate({ title })`. */
 export type RoomClient<TRouter extends AnyRouter> = TRPCClient<TRouter>;
-
-const connections = new WeakMap<object, RoomConnection>();
 
 /** The acknowledgement-level procedure whose answers carry a D1 bookmark. */
 const REPLICATED_PATH = "sync.replicated";
@@ -148,26 +147,6 @@ function adoptReplicatedBookmark<TRouter extends AnyRouter>(adopt: (bookmark: st
 /** Drops and reopens a room client's socket (subscriptions resume; unanswered calls are re-sent, mutations with their ids). */
 export function reconnectRoomClient(client: object): void {
   connections.get(client)?.reconnect();
-}
-
-/** A room client's connection state now: connecting / live / reconnecting / closed, reconnects, the last close. */
-export function roomConnectionState(client: object): RoomConnectionState {
-  const connection = connections.get(client);
-  if (!connection) throw new TypeError("roomConnectionState: not a client made by createRoomClient");
-  return connection.state;
-}
-
-/**
- * Calls `listener` with every new connection state of a room client (not the
- * current one: read `roomConnectionState` first). Returns the function that stops it.
- *
- * @example
- * const stop = watchRoomConnection(client, (state) => badge.textContent = state.status);
- */
-export function watchRoomConnection(client: object, listener: (state: RoomConnectionState) => void): () => void {
-  const connection = connections.get(client);
-  if (!connection) throw new TypeError("watchRoomConnection: not a client made by createRoomClient");
-  return connection.watch(listener);
 }
 
 /** Closes a room client's socket; its pending calls are rejected (a mutation's error says its outcome is unknown). */

@@ -40,7 +40,7 @@ export const CLIENT_ENTRIES: ClientEntry[] = [
     budgetGzip: 24_000,
   },
   { entry: "src/client/live-window.ts", what: "watchWindow / LiveWindowRows alone", budgetGzip: 2_000 },
-  { entry: "src/client/react.ts", what: "useLiveQuery, optimistic", budgetGzip: 4_000 },
+  { entry: "src/client/react.ts", what: "useLiveQuery, optimistic, useRoomConnection", budgetGzip: 4_000 },
   {
     entry: "src/client/tanstack-db.ts",
     what: "roomCollectionOptions, a TanStack DB collection (imports only its types: the app bundles @tanstack/db itself)",
