@@ -29,6 +29,22 @@ function Notices({ store }: { store: NoticeStore }) {
   );
 }
 
+/**
+ * How many tasks the board holds, in the header. It asks for the same live
+ * query as the board (same procedure, same input): the two components share one
+ * subscription and one cache entry, so the room counts one.
+ */
+function TaskCount() {
+  const trpc = useTRPC();
+  const { data } = useLiveQuery(trpc.tasks.live, BOARD_INPUT);
+  if (!data) return null;
+  return (
+    <p className="task-count" aria-label="Tasks on the board">
+      {data.length} {data.length === 1 ? "task" : "tasks"}
+    </p>
+  );
+}
+
 export function RoomApp({ member, notices, onLeave }: { member: Member; notices: NoticeStore; onLeave(): void }) {
   const trpc = useTRPC();
   const board = useLiveQuery(trpc.tasks.live, BOARD_INPUT);
@@ -40,6 +56,7 @@ export function RoomApp({ member, notices, onLeave }: { member: Member; notices:
         <h1>
           nanotypeDB <span className="subtitle">React task board</span>
         </h1>
+        <TaskCount />
         <p id="connection" className="connection" role="status" aria-live="polite" data-state={connection.status}>
           {BADGE[connection.status]}
         </p>

@@ -164,6 +164,27 @@ describe.skipIf(!chromiumAvailable())("the React task board in a real browser", 
     await expect.poll(() => a.page.locator('.people [data-user-id="bob"]').textContent(), WAIT).toBe("Bobwriter");
   });
 
+  it("shares one subscription between the components that read the same live query", async () => {
+    await addTask(a.page, "Count me");
+    await card(b.page, "Count me").waitFor(WAIT);
+    // The header's count and the board read tasks.live with the same input on each page.
+    for (const { page } of [a, b]) {
+      const cards = await page.locator(".task").count();
+      await expect.poll(() => page.getByLabel("Tasks on the board").textContent(), WAIT).toBe(`${cards} ${cards === 1 ? "task" : "tasks"}`);
+    }
+    // The room's inspector counts one tasks.live subscription per page, not one per component.
+    const minted = await fetch(`${server.url}/dev/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sub: "inspector", room, role: "admin" }),
+    });
+    const { token } = (await minted.json()) as { token: string };
+    const inspect = await fetch(`${server.url}/rooms/${room}/inspect`, { headers: { authorization: `Bearer ${token}` } });
+    expect(inspect.status).toBe(200);
+    const inspection = (await inspect.json()) as { connections: { subscriptionsByProcedure: Record<string, number> } };
+    expect(inspection.connections.subscriptionsByProcedure["tasks.live"]).toBe(2);
+  });
+
   it("shows A's new task, rename and move on B's board live", async () => {
     await addTask(a.page, "Write the launch notes");
     await card(b.page, "Write the launch notes").waitFor(WAIT);
