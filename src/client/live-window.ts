@@ -134,6 +134,42 @@ export interface WatchedWindow<Row> {
   unsubscribe(): void;
 }
 
+/** What `subscribeWindow` calls: each event, the error that ended it, the connection's state. */
+export interface WindowHandlers<Row> {
+  onData(event: WindowEvent<Row>): void;
+  onError(error: unknown): void;
+  /** "connecting": the socket dropped; "pending": it is back (the resume diff follows). */
+  onConnectionStateChange?(state: { state: string }): void;
+}
+
+/**
+ * Subscribes to a live window procedure of any typed tRPC client with its
+ * events typed as `WindowEvent<Row>` (tRPC's `subscribe` is overloaded, so the
+ * procedure's own signature cannot be called generically).
+ */
+export function subscribeWindow<Row>(
+  procedure: WindowSubscribable,
+  input: unknown,
+  handlers: WindowHandlers<Row>,
+): { unsubscribe(): void } {
+  // Called as a method: a tRPC client's procedures are proxies that read the call's path from it.
+  const typed = procedure as unknown as {
+    subscribe(
+      input: unknown,
+      options: {
+        onData(event: { data: WindowEvent<Row> }): void;
+        onError(error: unknown): void;
+        onConnectionStateChange(state: { state: string }): void;
+      },
+    ): { unsubscribe(): void };
+  };
+  return typed.subscribe(input, {
+    onData: ({ data }) => handlers.onData(data),
+    onError: (error) => handlers.onError(error),
+    onConnectionStateChange: (state) => handlers.onConnectionStateChange?.(state),
+  });
+}
+
 /**
  * Keeps a materialized array of a live window current.
  *
@@ -154,21 +190,8 @@ export function watchWindow<P extends WindowSubscribable>(
     status = next;
     options.onStatus?.(next);
   };
-  // Called as a method: a tRPC client's procedures are proxies that read the call's path from it.
-  const typed = procedure as unknown as {
-    subscribe(
-      input: unknown,
-      options: {
-        onData(event: { data: WindowEvent<Row> }): void;
-        onError(error: unknown): void;
-        onConnectionStateChange(state: { state: string }): void;
-      },
-    ): {
-      unsubscribe(): void;
-    };
-  };
-  const subscription = typed.subscribe(input, {
-    onData: ({ data }) => {
+  const subscription = subscribeWindow<Row>(procedure, input, {
+    onData: (data) => {
       let change: WindowChange;
       try {
         change = window.apply(data);

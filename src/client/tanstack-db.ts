@@ -6,7 +6,14 @@
  * @tanstack/db. Written against @tanstack/db 0.15 (pre-1.0).
  */
 import type { CollectionConfig, PendingMutation, SyncConfig, TransactionWithMutations } from "@tanstack/db";
-import { temporaryId, UNSEEN_COMMIT_GRACE_MS, type WindowEvent, type WindowRowOf, type WindowSubscribable } from "./live-window";
+import {
+  subscribeWindow,
+  temporaryId,
+  UNSEEN_COMMIT_GRACE_MS,
+  type WindowEvent,
+  type WindowRowOf,
+  type WindowSubscribable,
+} from "./live-window";
 
 export { temporaryId, UNSEEN_COMMIT_GRACE_MS };
 
@@ -164,15 +171,8 @@ export function roomCollectionOptions<P extends WindowSubscribable>(
       }
     };
 
-    // Called as a method: a tRPC client's procedures are proxies that read the call's path from it.
-    const typed = options.live as unknown as {
-      subscribe(
-        input: unknown,
-        handlers: { onData(event: { data: WindowEvent<Row> }): void; onError(error: unknown): void },
-      ): { unsubscribe(): void };
-    };
-    const subscription = typed.subscribe(options.input, {
-      onData: ({ data }) => apply(data),
+    const subscription = subscribeWindow<Row>(options.live, options.input, {
+      onData: apply,
       onError: (error) => {
         if (!ready) markError(error);
         options.onError?.(error);

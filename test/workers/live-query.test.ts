@@ -25,6 +25,17 @@ function setup(client: RoomClient<AppRouter>) {
   return { queryClient, trpc };
 }
 
+/** A held, live `tasks.live` query over `client` with `input`, and what the tests read it with. */
+async function liveTasks(client: RoomClient<AppRouter>, input: { limit: number; status?: Task["status"] }) {
+  const { queryClient, trpc } = setup(client);
+  const options = trpc.tasks.live.subscriptionOptions(input);
+  const query = liveQuery<Task>(queryClient, options);
+  query.hold();
+  await vi.waitFor(() => expect(query.getState().status).toBe("live"), WAIT);
+  const rows = () => queryClient.getQueryData<Task[]>(options.queryKey) ?? [];
+  return { queryClient, trpc, options, query, rows, titles: () => rows().map((task) => task.title) };
+}
+
 /** How many live subscriptions the room counts for `procedure` (through the admin inspector). */
 async function roomSubscriptions(room: string, procedure: string): Promise<number> {
   const admin = await clientFor(room, "admin", "inspector");
@@ -128,12 +139,8 @@ describe("optimistic updates reconciled by seq", () => {
     const room = uniqueRoom("optimistic");
     const client = await clientFor(room, "writer", "alice");
     const task = await client.tasks.create.mutate({ title: "Draft" });
-    const { queryClient, trpc } = setup(client);
     const input = { limit: 10 };
-    const options = trpc.tasks.live.subscriptionOptions(input);
-    const query = liveQuery<Task>(queryClient, options);
-    query.hold();
-    await vi.waitFor(() => expect(query.getState().status).toBe("live"), WAIT);
+    const { queryClient, trpc, options, query } = await liveTasks(client, input);
     const history = recordTitles(queryClient, options.queryKey);
 
     const rename = new MutationObserver(
@@ -186,13 +193,8 @@ describe("optimistic updates reconciled by seq", () => {
   it("keeps changes of overlapping mutations apart and drops one the window never reflects after the settle time", async () => {
     const room = uniqueRoom("optimistic-overlap");
     const client = await clientFor(room, "writer", "alice");
-    const { queryClient, trpc } = setup(client);
     const input = { status: "pending" as const, limit: 10 };
-    const options = trpc.tasks.live.subscriptionOptions(input);
-    const query = liveQuery<Task>(queryClient, options);
-    query.hold();
-    await vi.waitFor(() => expect(query.getState().status).toBe("live"), WAIT);
-    const titles = () => (queryClient.getQueryData<Task[]>(options.queryKey) ?? []).map((task) => task.title);
+    const { queryClient, trpc, options, titles } = await liveTasks(client, input);
 
     const placeholder = (title: string, id: number): Task =>
       ({ id, title, status: "pending", description: "", priority: 0, assignee: null, position: 0, created_by: "alice" }) as Task;
@@ -227,13 +229,8 @@ describe("optimistic updates reconciled by seq", () => {
   it("lays a change over every newer push with the same temporary id until its own push arrives", async () => {
     const room = uniqueRoom("optimistic-rebase");
     const client = await clientFor(room, "writer", "alice");
-    const { queryClient, trpc } = setup(client);
     const input = { limit: 10 };
-    const options = trpc.tasks.live.subscriptionOptions(input);
-    const query = liveQuery<Task>(queryClient, options);
-    query.hold();
-    await vi.waitFor(() => expect(query.getState().status).toBe("live"), WAIT);
-    const rows = () => queryClient.getQueryData<Task[]>(options.queryKey) ?? [];
+    const { queryClient, trpc, rows } = await liveTasks(client, input);
 
     // A slow network: the create's request leaves only when the test opens the gate.
     let open!: () => void;
